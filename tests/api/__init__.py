@@ -1,0 +1,1 @@
+"""Behaviour tests of the documented Flask-SocketIO API, run on both implementations."""
