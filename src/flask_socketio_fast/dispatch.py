@@ -1,0 +1,166 @@
+"""Runs a Socket.IO handler the way a Flask view runs: inside a request context.
+
+python-socketio calls our wrappers with the bare protocol arguments; this
+module turns them into what Flask-SocketIO users expect: an app and request
+context built from the connection's handshake environ, a fresh ``flask.g``,
+``request.sid`` / ``request.namespace`` / ``request.event``, the user session
+(managed per connection, or Flask's own), the optional ``auth`` / ``reason``
+arguments of connect and disconnect handlers, and the error handlers.
+"""
+
+import inspect
+import threading
+
+import flask
+from flask.ctx import RequestContext
+from socketio.exceptions import ConnectionRefusedError
+
+from .sessions import ManagedSession
+
+# Flask >= 2.x lets a RequestContext be created with its session already
+# decided, which spares a cookie parse and HMAC check on every event when we
+# manage the session ourselves.
+_CTX_TAKES_SESSION = 'session' in inspect.signature(RequestContext).parameters
+
+# The events whose handlers take an optional extra argument.
+_OPTIONAL_ARG_EVENTS = ('connect', 'disconnect')
+
+
+def takes_positional_argument(func):
+    """True if ``func`` accepts at least one positional argument.
+
+    Returns None when the signature cannot be inspected (some C callables).
+    """
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                      p.VAR_POSITIONAL):
+            return True
+    return False
+
+
+class _RetryGuard(threading.local):
+    """Remembers a TypeError raised by a connect/disconnect handler.
+
+    python-socketio retries connect and disconnect handlers with fewer
+    arguments when they raise TypeError, assuming a signature mismatch.  Our
+    wrappers never mismatch (we inspect signatures), so a TypeError always
+    comes from the user's code; the guard makes the retry re-raise it instead
+    of running the handler a second time.  (Flask-SocketIO 5.7 runs such a
+    connect handler up to four times.)  It is per thread/greenlet because the
+    retry happens synchronously in the same one.
+    """
+    pending = None
+
+    def check(self, sid, event):
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            if pending[0] == sid and pending[1] == event:
+                raise pending[2]
+
+    def remember(self, sid, event, exc):
+        self.pending = (sid, event, exc)
+
+
+retry_guard = _RetryGuard()
+
+
+def _install_session(ctx, session):
+    # where the request context keeps its session moved between Flask
+    # releases; set it where this Flask reads it from
+    if hasattr(ctx, '_session'):
+        ctx._session = session
+    else:  # pragma: no cover - Flask < 3.1.3
+        ctx.session = session
+
+
+class Dispatcher:
+    """Per-event Flask context and handler invocation for one SocketIO."""
+
+    def __init__(self, socketio):
+        self.socketio = socketio
+
+    def _request_context(self, app, environ):
+        if self.socketio.manage_session and _CTX_TAKES_SESSION:
+            saved = environ.get('saved_session')
+            if saved is not None:
+                return RequestContext(app, environ, session=saved), saved
+        return app.request_context(environ), None
+
+    def handle(self, handler, message, namespace, sid, args,
+               error_hook=None):
+        """Run ``handler`` for one event; returns what becomes the ack.
+
+        ``message`` is the registered event name (``request.event`` shows
+        it), ``args`` the event arguments as python-socketio delivered them,
+        ``error_hook`` a class-based namespace's ``error()`` method, used when
+        no ``on_error`` handler claims the exception.
+        """
+        socketio = self.socketio
+        environ = socketio.server.get_environ(sid, namespace=namespace)
+        if not environ:
+            # the client is gone (e.g. an ack arriving after a disconnect)
+            return None
+        app = environ['flask.app']
+        ctx, session_obj = self._request_context(app, environ)
+        with ctx:
+            if socketio.manage_session:
+                if session_obj is None:
+                    session_obj = environ.get('saved_session')
+                    if session_obj is None:
+                        session_obj = ManagedSession(flask.session)
+                        environ['saved_session'] = session_obj
+                    _install_session(ctx, session_obj)
+            else:
+                # Flask's own session: for cookie sessions this freezes it
+                # at connection time; server-side sessions are shared with
+                # HTTP routes, both ways
+                session_obj = flask.session._get_current_object()
+            request = flask.request
+            request.sid = sid
+            request.namespace = namespace
+            request.event = {'message': message, 'args': args}
+            try:
+                ret = self._invoke(handler, message, sid, args)
+            except ConnectionRefusedError:
+                raise  # python-socketio turns it into a CONNECT_ERROR
+            except Exception as exc:
+                err_handler = socketio.exception_handlers.get(
+                    namespace, socketio.default_exception_handler)
+                if err_handler is None:
+                    err_handler = error_hook
+                if err_handler is None:
+                    if isinstance(exc, TypeError) and \
+                            message in _OPTIONAL_ARG_EVENTS:
+                        retry_guard.remember(sid, message, exc)
+                    raise
+                return err_handler(exc)
+            if not socketio.manage_session:
+                if not hasattr(session_obj, 'modified') or \
+                        session_obj.modified:
+                    resp = app.response_class()
+                    app.session_interface.save_session(app, session_obj,
+                                                       resp)
+            return ret
+
+    @staticmethod
+    def _invoke(handler, message, sid, args):
+        if message == 'connect':
+            # python-socketio passes (environ, auth) or, on its legacy
+            # retry, (environ,)
+            retry_guard.check(sid, message)
+            auth = args[1] if len(args) > 1 else None
+            if takes_positional_argument(handler) is False:
+                return handler()
+            return handler(auth)
+        if message == 'disconnect':
+            retry_guard.check(sid, message)
+            accepts = takes_positional_argument(handler)
+            if accepts is False or not args:
+                return handler()
+            return handler(*args[:1])
+        return handler(*args)
