@@ -1,0 +1,40 @@
+# Every target sets up what it needs on a fresh machine: the venv, the
+# compiled speedups, Redis and the Node packages.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.deps-installed
+
+.PHONY: run test test-quick build venv test-deps bench bench-quick fuzz wheel clean
+
+run: build examples/node_modules/.package-lock.json
+	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) examples/chat/app.py
+
+test: build test-deps
+	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider
+	# the API and differential suites once more on the pure-Python twins
+	FLASK_SOCKETIO_FAST_NO_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/api tests/differential
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# compile src/_speedups/*.pyx next to their twins and install the package
+# in editable mode; REQUIRE makes a failed compile an error here
+build: venv
+	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) setup.py -q build_ext --inplace
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
+
+test-deps:
+	bash scripts/ensure-test-deps.sh
+
+examples/node_modules/.package-lock.json: examples/package.json examples/package-lock.json
+	cd examples && npm ci --no-audit --no-fund --loglevel=error
+
+clean:
+	rm -rf build dist *.egg-info src/*.egg-info src/_speedups/*.c \
+	    src/flask_socketio_fast/_speedups/*.so .pytest_cache .hypothesis
