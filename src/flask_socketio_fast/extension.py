@@ -15,7 +15,7 @@ import socketio
 from flask import has_request_context
 from flask import json as flask_json
 
-from . import serving
+from . import _speedups, serving
 from .dispatch import Dispatcher
 from .middleware import SocketIOMiddleware
 from .namespace import Namespace
@@ -129,13 +129,8 @@ class SocketIO:
             self.sockio_mw = SocketIOMiddleware(self.server, app,
                                                 socketio_path=resource)
             app.wsgi_app = self.sockio_mw
-        logger.info('flask-socketio-fast: %s, async mode %s',
-                    self.implementation_summary(), self.async_mode)
-
-    def implementation_summary(self):
-        """One line saying which implementation serves this instance."""
-        from . import IMPLEMENTATION
-        return f'{IMPLEMENTATION} implementation'
+        # never a silent fallback: say which implementation serves us
+        _speedups.log_active(logger)
 
     # -- handler registration ----------------------------------------------
 

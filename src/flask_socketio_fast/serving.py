@@ -12,6 +12,8 @@ import logging
 
 from werkzeug.debug import DebuggedApplication
 
+from . import _speedups
+
 logger = logging.getLogger('flask_socketio_fast')
 
 _SSL_ARGS = ('keyfile', 'certfile', 'server_side', 'cert_reqs',
@@ -44,8 +46,8 @@ def run(socketio, app, host=None, port=None, **kwargs):
 
     app.debug = debug
     mode = socketio.server.eio.async_mode
-    logger.info('flask-socketio-fast %s; serving with %s',
-                socketio.implementation_summary(), mode)
+    logger.info('%s; serving on %s:%s with %s', _speedups.describe(), host,
+                port, mode)
     if app.debug and mode != 'threading':
         # the debugger goes between our middleware and the Flask app, so
         # the WebSocket handler never sees it
