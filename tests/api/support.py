@@ -6,6 +6,7 @@ observable at the packet level, so ``PacketSpy`` wraps the server's packet hook 
 client installs and records every outgoing Socket.IO packet.
 """
 import importlib
+import json
 import time
 
 import flask
@@ -55,7 +56,7 @@ class PacketSpy:
                 'eio_sid': eio_sid,
                 'type': pkt.packet_type,
                 'namespace': pkt.namespace or '/',
-                'data': pkt.data,
+                'data': _as_client_sees(pkt.data),
                 'id': pkt.id,
             })
             return inner(eio_sid, pkt)
@@ -83,6 +84,14 @@ class PacketSpy:
         encoded = ack.encode()
         for part in (encoded if isinstance(encoded, list) else [encoded]):
             self.socketio.server._handle_eio_message(client.eio_sid, part)
+
+
+def _as_client_sees(data):
+    # tuples and lists are the same thing on the wire; compare what a client would decode
+    try:
+        return json.loads(json.dumps(data))
+    except TypeError:  # binary attachments
+        return data
 
 
 def wait_for(predicate, timeout=5.0, interval=0.005):
