@@ -12,15 +12,10 @@ import inspect
 import threading
 
 import flask
-from flask.ctx import RequestContext
 from socketio.exceptions import ConnectionRefusedError
 
+from . import event_context
 from .sessions import ManagedSession
-
-# Flask >= 2.x lets a RequestContext be created with its session already
-# decided, which spares a cookie parse and HMAC check on every event when we
-# manage the session ourselves.
-_CTX_TAKES_SESSION = 'session' in inspect.signature(RequestContext).parameters
 
 # The events whose handlers take an optional extra argument.
 _OPTIONAL_ARG_EVENTS = ('connect', 'disconnect')
@@ -83,13 +78,29 @@ class Dispatcher:
 
     def __init__(self, socketio):
         self.socketio = socketio
+        # whether EventRequestContext suits this Flask; decided at the first
+        # event, when there is an app and an environ to probe with
+        self._fast_context = None
+
+    def _remember_session(self, environ, session_obj):
+        # Flask-SocketIO keeps it under this environ key; so do we, for
+        # code that looks there
+        environ['saved_session'] = session_obj
+        data = environ.get(event_context.ENVIRON_KEY)
+        if data is not None:
+            data.session = session_obj
 
     def _request_context(self, app, environ):
-        if self.socketio.manage_session and _CTX_TAKES_SESSION:
-            saved = environ.get('saved_session')
-            if saved is not None:
-                return RequestContext(app, environ, session=saved), saved
-        return app.request_context(environ), None
+        """The event's request context, and the managed session if known."""
+        if self._fast_context is None:
+            self._fast_context = event_context.probe(app, environ)
+        if not self._fast_context:
+            saved = environ.get('saved_session') \
+                if self.socketio.manage_session else None
+            return app.request_context(environ), saved
+        data = event_context.connection_data(app, environ)
+        saved = data.session if self.socketio.manage_session else None
+        return event_context.EventRequestContext(app, data, saved), saved
 
     def handle(self, handler, message, namespace, sid, args,
                error_hook=None):
@@ -110,10 +121,11 @@ class Dispatcher:
         with ctx:
             if socketio.manage_session:
                 if session_obj is None:
-                    session_obj = environ.get('saved_session')
-                    if session_obj is None:
-                        session_obj = ManagedSession(flask.session)
-                        environ['saved_session'] = session_obj
+                    # first event of the connection: fork the HTTP session
+                    session_obj = ManagedSession(flask.session)
+                    self._remember_session(environ, session_obj)
+                    _install_session(ctx, session_obj)
+                elif not self._fast_context:
                     _install_session(ctx, session_obj)
             else:
                 # Flask's own session: for cookie sessions this freezes it
