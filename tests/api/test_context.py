@@ -1,0 +1,161 @@
+"""The Flask context around every Socket.IO event: a fresh request context (and flask.g), teardown
+functions, request.sid / request.namespace / request.event, and the connection's WSGI environ."""
+import flask
+
+
+def test_fresh_g_per_event(make):
+    app, sio = make()
+
+    @sio.on('count')
+    def count():
+        flask.g.count = flask.g.get('count', 0) + 1
+        return flask.g.count
+
+    client = sio.test_client(app)
+    assert [client.emit('count', callback=True) for _ in range(3)] == [1, 1, 1]
+
+
+def test_teardown_functions_run_after_each_event(make):
+    app, sio = make()
+    log = []
+
+    @app.teardown_request
+    def teardown_request(exc):
+        log.append(('request', exc is None))
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc):
+        log.append(('appcontext', exc is None))
+
+    @sio.on('ev')
+    def ev():
+        log.append(('handler', flask.has_request_context(), flask.has_app_context()))
+
+    client = sio.test_client(app)
+    del log[:]  # the connect event tears down too
+    client.emit('ev')
+    client.emit('ev')
+    assert log == [('handler', True, True), ('request', True), ('appcontext', True)] * 2
+
+
+def test_teardown_runs_for_connect_and_disconnect(make):
+    app, sio = make()
+    log = []
+
+    @app.teardown_request
+    def teardown_request(exc):
+        log.append('teardown')
+
+    @sio.on('connect')
+    def connect():
+        log.append('connect')
+
+    @sio.on('disconnect')
+    def disconnect(reason):
+        log.append('disconnect')
+
+    client = sio.test_client(app)
+    client.disconnect()
+    assert log == ['connect', 'teardown', 'disconnect', 'teardown']
+
+
+def test_request_sid_namespace_event(make):
+    app, sio = make(namespaces=['/', '/chat'])
+    seen = []
+
+    @sio.on('ev')
+    def ev(a, b):
+        seen.append((flask.request.sid, flask.request.namespace,
+                     flask.request.event['message'], list(flask.request.event['args'])))
+
+    @sio.on('ev', namespace='/chat')
+    def ev_chat(a):
+        seen.append((flask.request.sid, flask.request.namespace,
+                     flask.request.event['message'], list(flask.request.event['args'])))
+
+    client = sio.test_client(app)
+    client.connect('/chat')
+    client.emit('ev', 1, {'x': 2})
+    client.emit('ev', 3, 4)
+    client.emit('ev', 'c', namespace='/chat')
+    (sid1, ns1, m1, a1), (sid2, ns2, m2, a2), (sid3, ns3, m3, a3) = seen
+    assert sid1 == sid2 != sid3  # one sid per client and namespace
+    assert (ns1, m1, a1) == ('/', 'ev', [1, {'x': 2}])
+    assert (ns2, m2, a2) == ('/', 'ev', [3, 4])
+    assert (ns3, m3, a3) == ('/chat', 'ev', ['c'])
+
+
+def test_sids_differ_between_clients(make):
+    app, sio = make()
+
+    @sio.on('whoami')
+    def whoami():
+        return flask.request.sid
+
+    a, b = sio.test_client(app), sio.test_client(app)
+    assert a.emit('whoami', callback=True) != b.emit('whoami', callback=True)
+
+
+def test_request_carries_the_connection_environ(make):
+    app, sio = make()
+
+    @sio.on('info')
+    def info():
+        return {
+            'args': flask.request.args.to_dict(),
+            'header': flask.request.headers.get('X-Custom'),
+            'path': flask.request.path,
+            'environ_app': flask.request.environ.get('flask.app') is flask.current_app._get_current_object(),
+        }
+
+    client = sio.test_client(app, query_string='?a=1&b=two', headers={'X-Custom': 'yes'})
+    assert client.emit('info', callback=True) == {
+        'args': {'a': '1', 'b': 'two'}, 'header': 'yes', 'path': '/socket.io',
+        'environ_app': True}
+
+
+def test_current_app_and_url_for(make):
+    app, sio = make()
+
+    @app.route('/page/<name>')
+    def page(name):
+        return name
+
+    @sio.on('link')
+    def link(name):
+        return flask.url_for('page', name=name), flask.current_app.name
+
+    client = sio.test_client(app)
+    assert client.emit('link', 'x', callback=True) == ['/page/x', app.name]
+
+
+def test_before_request_hooks_do_not_run_for_events(make):
+    app, sio = make()
+    log = []
+
+    @app.before_request
+    def before():
+        log.append('before')
+
+    @sio.on('ev')
+    def ev():
+        log.append('ev')
+
+    client = sio.test_client(app)
+    client.emit('ev')
+    assert log == ['ev']
+
+
+def test_server_environ_is_recorded(make):
+    app, sio = make()
+
+    @sio.on('whoami')
+    def whoami():
+        return flask.request.sid
+
+    client = sio.test_client(app, headers={'X-Env': 'e'})
+    sid = client.emit('whoami', callback=True)
+    environ = sio.server.get_environ(sid)
+    assert environ['HTTP_X_ENV'] == 'e'
+    assert environ['flask.app'] is app
+    assert sio.server.environ[client.eio_sid] is environ
