@@ -132,7 +132,7 @@ class Dispatcher:
                 # at connection time; server-side sessions are shared with
                 # HTTP routes, both ways
                 session_obj = flask.session._get_current_object()
-            request = flask.request
+            request = ctx.request
             request.sid = sid
             request.namespace = namespace
             request.event = {'message': message, 'args': args}

@@ -20,6 +20,7 @@ from .dispatch import Dispatcher
 from .middleware import SocketIOMiddleware
 from .namespace import Namespace
 from .queues import make_queue_manager
+from .server import Server
 from .test_client import SocketIOTestClient
 
 logger = logging.getLogger('flask_socketio_fast')
@@ -69,6 +70,11 @@ class SocketIO:
                    ``engineio.Server`` (``async_mode``,
                    ``cors_allowed_origins``, ``ping_interval``, ``json``,
                    ``client_manager``, ``async_handlers``, ...).
+    :param max_handler_threads: In threading mode with ``async_handlers``,
+                                event handlers run on reused threads; this
+                                bounds how many run at once (default: no
+                                bound, a blocked handler never delays
+                                another event).
     """
 
     reason = socketio.Server.reason
@@ -119,7 +125,7 @@ class SocketIO:
 
         options = {k: v for k, v in self.server_options.items()
                    if k not in _OWN_OPTIONS}
-        self.server = socketio.Server(**options)
+        self.server = Server(**options)
         self.async_mode = self.server.async_mode
         for message, handler, namespace in self.handlers:
             self.server.on(message, handler, namespace=namespace)
@@ -131,6 +137,8 @@ class SocketIO:
             app.wsgi_app = self.sockio_mw
         # never a silent fallback: say which implementation serves us
         _speedups.log_active(logger)
+        for name, state in self.server.fast_paths.items():
+            logger.info('flask-socketio-fast: %s: %s', name, state)
 
     # -- handler registration ----------------------------------------------
 

@@ -1,0 +1,49 @@
+"""Our python-socketio ``Server``: the stock one plus feature-gated fast paths.
+
+Everything here is optional: each fast path checks at start-up that the
+python-socketio it runs on has the shape it was written for, and otherwise
+leaves the stock behaviour alone and says so in ``fast_paths`` (which
+``SocketIO`` logs).
+
+* **Handler threads** (threading mode, ``async_handlers=True``): events run
+  on reused worker threads (handler_pool.py) instead of a new thread each.
+"""
+
+import logging
+
+import socketio
+
+from .handler_pool import HandlerPool
+
+logger = logging.getLogger('flask_socketio_fast')
+
+# python-socketio starts each event handler as
+# start_background_task(self._handle_event_internal, ...); we recognise that
+# call by the function, which exists in the releases we support
+_HANDLE_EVENT_INTERNAL = getattr(socketio.Server, '_handle_event_internal',
+                                 None)
+
+
+class Server(socketio.Server):
+    def __init__(self, *args, max_handler_threads=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fast_paths = {}
+        self._handler_pool = None
+        if self.eio.async_mode != 'threading':
+            self.fast_paths['handler threads'] = (
+                f'stock ({self.eio.async_mode}: greenlets are cheap)')
+        elif _HANDLE_EVENT_INTERNAL is None:
+            self.fast_paths['handler threads'] = (
+                'stock (this python-socketio has no _handle_event_internal)')
+        else:
+            self._handler_pool = HandlerPool(max_workers=max_handler_threads)
+            bound = max_handler_threads or 'no'
+            self.fast_paths['handler threads'] = f'pooled ({bound} bound)'
+
+    def start_background_task(self, target, *args, **kwargs):
+        pool = self._handler_pool
+        if pool is not None and not kwargs and \
+                getattr(target, '__func__', None) is _HANDLE_EVENT_INTERNAL:
+            pool.submit(target, *args)
+            return None
+        return super().start_background_task(target, *args, **kwargs)

@@ -1,0 +1,63 @@
+"""Our socketio.Server subclass: which fast paths it takes, and that they
+keep python-socketio's behaviour."""
+
+import threading
+
+import flask
+
+from flask_socketio_fast import SocketIO
+from flask_socketio_fast.server import Server
+
+
+def _app():
+    app = flask.Flask(__name__)
+    app.config['SECRET_KEY'] = 'k'
+    return app
+
+
+def test_threading_mode_pools_event_handlers():
+    sio = SocketIO(_app(), async_mode='threading')
+    assert isinstance(sio.server, Server)
+    assert sio.server.fast_paths['handler threads'].startswith('pooled')
+    ran = threading.Event()
+    names = []
+
+    def handler_internal():
+        names.append(threading.current_thread().name)
+        ran.set()
+
+    sio.server._handler_pool.submit(handler_internal)
+    assert ran.wait(10)
+    assert names == ['socketio-handler']
+
+
+def test_event_handlers_go_to_the_pool(monkeypatch):
+    sio = SocketIO(_app(), async_mode='threading')
+    submitted = []
+    monkeypatch.setattr(sio.server._handler_pool, 'submit',
+                        lambda fn, *args: submitted.append((fn, args)))
+    sio.server.start_background_task(sio.server._handle_event_internal,
+                                     1, 2, 3)
+    assert len(submitted) == 1
+    assert submitted[0][0].__func__ is Server._handle_event_internal
+
+
+def test_other_background_tasks_still_get_their_own_thread():
+    sio = SocketIO(_app(), async_mode='threading')
+    done = threading.Event()
+    task = sio.start_background_task(done.set)
+    task.join(10)
+    assert done.is_set()
+    assert isinstance(task, threading.Thread)
+
+
+def test_bound_is_configurable():
+    sio = SocketIO(_app(), async_mode='threading', max_handler_threads=4)
+    assert sio.server._handler_pool.max_workers == 4
+    assert 'max_handler_threads' not in vars(sio.server.eio)
+
+
+def test_greenlet_modes_keep_the_stock_scheduling():
+    sio = SocketIO(_app(), async_mode='eventlet')
+    assert sio.server._handler_pool is None
+    assert sio.server.fast_paths['handler threads'].startswith('stock')
