@@ -1,0 +1,215 @@
+"""Starting, pinning, talking to and stopping the benchmark's child processes.
+
+The server under test and the load generator each get their own CPU core
+(``taskset``), so the load generator's work never lands on the server's
+clock.  Every process started here is stopped here, by PID, even when a run
+fails half way.
+"""
+
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from contenders import HERE, LOADGEN_DIR, NODE_SERVER_DIR
+
+
+def raise_fd_limit():
+    """Lift RLIMIT_NOFILE to its hard limit; children inherit it.
+
+    Thousands of clients need thousands of descriptors on both ends.
+    Returns the new soft limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pick_cores():
+    """``(server_cpus, loadgen_cpus)`` as taskset lists, or Nones on one core."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    # Server on the first core, load generator on the last one.
+    return str(cpus[0]), str(cpus[-1])
+
+
+def pinned(cmd, cpus):
+    """``cmd`` prefixed with taskset when a core was chosen."""
+    if cpus is None:
+        return cmd
+    if shutil.which("taskset"):
+        return ["taskset", "-c", cpus] + cmd
+    return cmd  # handled by _affinity_preexec
+
+
+def _affinity_preexec(cpus):
+    if cpus is None or shutil.which("taskset"):
+        return None
+    cores = {int(c) for c in cpus.split(",")}
+    return lambda: os.sched_setaffinity(0, cores)
+
+
+def _stop(proc, grace=5.0):
+    """Terminate one child we started; kill it if it will not go."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace)
+    except ProcessLookupError:
+        pass
+
+
+def _tail(path, lines=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class ServerProcess:
+    """One contender's server, in one async mode, on a free loopback port."""
+
+    def __init__(self, contender, mode, cpus, log_path, python=sys.executable):
+        self.contender = contender
+        self.mode = mode
+        self.cpus = cpus
+        self.log_path = log_path
+        self.python = python
+        self.port = None
+        self.proc = None
+
+    def command(self):
+        if self.contender.kind == "node":
+            return ["node", os.path.join(NODE_SERVER_DIR, "server.js"),
+                    "--port", str(self.port)]
+        return [self.python, os.path.join(HERE, "e2e_app.py"),
+                "--module", self.contender.module, "--mode", self.mode,
+                "--port", str(self.port)]
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, timeout=30.0):
+        self.port = free_port()
+        log = open(self.log_path, "ab")
+        log.write(f"\n=== {' '.join(self.command())}\n".encode())
+        log.flush()
+        try:
+            self.proc = subprocess.Popen(
+                pinned(self.command(), self.cpus), stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT,
+                env=self.contender.environ(), cwd=HERE,
+                preexec_fn=_affinity_preexec(self.cpus))
+        finally:
+            log.close()
+        url = f"http://127.0.0.1:{self.port}/bench/ping"
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
+                                   + _tail(self.log_path))
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("server did not come up:\n" + _tail(self.log_path))
+            time.sleep(0.1)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        _stop(self.proc)
+
+
+class LoadGenError(RuntimeError):
+    pass
+
+
+class LoadGen:
+    """The Node load generator: JSON commands in, JSON replies out."""
+
+    def __init__(self, port, cpus, log_path, deflate=False):
+        cmd = ["node", os.path.join(LOADGEN_DIR, "loadgen.js"), "--port", str(port)]
+        if deflate:
+            cmd.append("--deflate")
+        self.log_path = log_path
+        log = open(log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                pinned(cmd, cpus), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log, preexec_fn=_affinity_preexec(cpus))
+        finally:
+            log.close()
+        self._buf = b""
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _readline(self, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._sel.select(left):
+                raise LoadGenError(f"load generator silent for {timeout:.0f} s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise LoadGenError("load generator exited:\n" + _tail(self.log_path))
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def call(self, cmd, timeout=120.0, **args):
+        """Send one command and wait (blocking, no CPU) for its reply."""
+        msg = dict(args, cmd=cmd)
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self._readline(timeout))
+        if reply.get("ev") == "error":
+            raise LoadGenError(f"{cmd}: {reply.get('error')}")
+        return reply
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                self.call("quit", timeout=10)
+        except (OSError, LoadGenError, ValueError):
+            pass
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self._sel.close()
+        _stop(self.proc)
+        if self.proc.stdout:
+            self.proc.stdout.close()

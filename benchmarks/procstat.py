@@ -1,0 +1,51 @@
+"""Reads a process's CPU time and memory from /proc (Linux only).
+
+CPU is user+sys of the whole process (every thread, including threads that
+already exited) from /proc/PID/stat; memory is VmRSS / VmHWM from
+/proc/PID/status.  The resolution of the CPU figures is one clock tick
+(usually 10 ms), so measured phases must last well over that.
+"""
+
+import os
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds consumed so far by process ``pid``."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        raw = f.read()
+    # The command name (field 2) may contain spaces and parentheses: split
+    # after its closing parenthesis.  utime and stime are fields 14 and 15.
+    fields = raw[raw.rindex(b")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kb(pid):
+    """``{"rss_kb": ..., "hwm_kb": ..., "threads": ...}`` of process ``pid``."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key == "VmRSS":
+                out["rss_kb"] = int(value.split()[0])
+            elif key == "VmHWM":
+                out["hwm_kb"] = int(value.split()[0])
+            elif key == "Threads":
+                out["threads"] = int(value)
+    return out
+
+
+class Sample:
+    """CPU and wall clock of one process at one instant; subtract two."""
+
+    __slots__ = ("pid", "cpu", "wall")
+
+    def __init__(self, pid, clock):
+        self.pid = pid
+        self.cpu = cpu_seconds(pid)
+        self.wall = clock()
+
+    def since(self, earlier):
+        """``(cpu_seconds, wall_seconds)`` elapsed since ``earlier``."""
+        return self.cpu - earlier.cpu, self.wall - earlier.wall
