@@ -19,6 +19,7 @@ from . import _speedups, serving
 from .dispatch import Dispatcher
 from .middleware import SocketIOMiddleware
 from .namespace import Namespace
+from .packet import Packet
 from .queues import make_queue_manager
 from .server import Server
 from .test_client import SocketIOTestClient
@@ -125,6 +126,10 @@ class SocketIO:
 
         options = {k: v for k, v in self.server_options.items()
                    if k not in _OWN_OPTIONS}
+        # our packet class (compiled codec, orjson) unless the user chose a
+        # serializer; a user's json= still wins, python-socketio assigns it
+        # to whichever packet class is in use
+        options.setdefault('serializer', Packet)
         self.server = Server(**options)
         self.async_mode = self.server.async_mode
         for message, handler, namespace in self.handlers:
