@@ -1,0 +1,31 @@
+"""Exceptions raised by the packet decoders for malformed input.
+
+A decoder fed with bytes from the network must only ever raise a
+``ValueError``; callers rely on catching that one family.  Upstream
+python-socketio raises ``TypeError``, ``IndexError`` or ``RecursionError`` for
+some inputs, so each class below is *both* a ``ValueError`` and the upstream
+type: ``except TypeError`` written against python-socketio keeps working,
+and so does ``except ValueError``.  Both twins (compiled and pure Python)
+raise these same classes, with upstream's messages.
+"""
+
+
+class DecodeTypeError(ValueError, TypeError):
+    """Input of a type the decoder cannot parse (e.g. bytes for a text packet),
+    or a binary placeholder whose ``num`` is not an integer."""
+
+
+class DecodeIndexError(ValueError, IndexError):
+    """A binary placeholder refers to an attachment that does not exist."""
+
+
+class DecodeKeyError(ValueError, KeyError):
+    """A JSONP polling payload without its ``d`` field."""
+
+
+class DecodeRecursionError(ValueError, RecursionError):
+    """Input nested deeper than the decoder's (or the interpreter's) limit."""
+
+
+__all__ = ['DecodeTypeError', 'DecodeIndexError', 'DecodeKeyError',
+           'DecodeRecursionError']
