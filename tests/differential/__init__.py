@@ -1,0 +1,1 @@
+"""Differential suite: the same scenarios on flask_socketio and flask_socketio_fast."""
