@@ -1,9 +1,9 @@
-"""Scenario server for the real-client tests (JavaScript client, message queue).
+"""Scenario server for the real-client tests (JS client, message queue).
 
 Run as a script, one process per server:
 
-    cluster_app.py --impl flask_socketio_fast --async-mode eventlet --port 5001 \
-        [--message-queue redis://127.0.0.1:6379/0] [--name s1]
+    cluster_app.py --impl flask_socketio_fast --async-mode eventlet \
+        --port 5001 [--message-queue redis://127.0.0.1:6379/0] [--name s1]
 
 ``--impl`` picks the module the app is written against (the reference
 ``flask_socketio`` or ``flask_socketio_fast``); the app code is identical for

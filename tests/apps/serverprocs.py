@@ -44,7 +44,8 @@ def free_port():
 
 @lru_cache(maxsize=None)
 def impl_unavailable(impl):
-    """None if `impl` is usable in a subprocess like the servers', else why not."""
+    """None if `impl` is usable in a subprocess like the servers', else
+    the reason it is not."""
     # SocketIO, not just the name: a half-written package without
     # __init__.py imports as an empty namespace package
     code = f'from {impl} import SocketIO'
@@ -90,20 +91,28 @@ class ServerProcess:
         return f'http://127.0.0.1:{self.port}'
 
     def start(self):
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self):
+        """Start the process without waiting (to boot several in parallel)."""
         self.port = free_port()
         cmd = [sys.executable, str(CLUSTER_APP), '--impl', self.impl,
                '--async-mode', self.async_mode, '--port', str(self.port),
                '--name', self.name]
         if self.message_queue:
             cmd += ['--message-queue', self.message_queue]
-        self.log = tempfile.TemporaryFile(mode='w+')
-        self.proc = subprocess.Popen(cmd, env=subprocess_env(), cwd=str(REPO),
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        fd, self.log = tempfile.mkstemp(prefix=f'{self.name}-', suffix='.log')
+        try:
+            self.proc = subprocess.Popen(
+                cmd, env=subprocess_env(), cwd=str(REPO),
+                stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT)
+        finally:
+            os.close(fd)
         return self
 
-    def _wait_ready(self):
+    def wait_ready(self):
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -122,11 +131,12 @@ class ServerProcess:
                            f':\n{self.output()}')
 
     def output(self):
+        """The server's log so far (read through its own file handle, so the
+        child's write position is untouched)."""
         if self.log is None:
             return ''
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
+        with open(self.log, errors='replace') as f:
+            return f.read()
 
     def stop(self):
         if self.proc is not None:
@@ -135,11 +145,15 @@ class ServerProcess:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def close(self):
+        """Stop the process and delete its log."""
         self.stop()
         if self.log is not None:
-            self.log.close()
+            os.unlink(self.log)
             self.log = None
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def run_json_script(cmd, timeout, cwd=None):
