@@ -1,0 +1,115 @@
+"""Fixtures for the real-socket suite: scenario-app servers, one per
+(implementation, async mode), started on first use and killed at the end.
+
+``impl`` and ``mode`` are parametrized fixtures, so every test that uses
+``server`` runs on both implementations in every async mode. ``differential``
+runs a scenario and, for ``flask_socketio_fast``, also checks it against the
+reference ``flask_socketio`` run of the same scenario.
+"""
+
+import pytest
+
+from realsock_servers import MODES, AppServer, ServerStartError, import_error
+
+REFERENCE = 'flask_socketio'
+IMPLS = [REFERENCE, 'flask_socketio_fast']
+
+
+@pytest.fixture(scope='session')
+def require_impl():
+    """Skip when an implementation cannot be imported by the child processes.
+
+    Temporary escape hatch while flask_socketio_fast is being written; it
+    only fires on an ImportError-like failure of ``import <impl>``.
+    """
+    errors = {}
+
+    def check(impl):
+        if impl not in errors:
+            errors[impl] = import_error(impl)
+        if errors[impl]:
+            pytest.skip('%s is not importable with PYTHONPATH=src: %s'
+                        % (impl, errors[impl]))
+
+    return check
+
+
+@pytest.fixture(scope='session')
+def app_servers(require_impl):
+    """``get(impl, mode)`` returns a running AppServer, started once."""
+    servers = {}
+    failures = {}
+
+    def get(impl, mode):
+        require_impl(impl)
+        key = (impl, mode)
+        if key in failures:
+            pytest.fail('server %s failed to start earlier: %s'
+                        % (key, failures[key]))
+        if key not in servers:
+            srv = AppServer(impl, MODES[mode])
+            try:
+                srv.start()
+            except ServerStartError as exc:
+                srv.close()
+                failures[key] = exc
+                raise
+            servers[key] = srv
+        srv = servers[key]
+        if srv.proc.poll() is not None:
+            pytest.fail('server %s died (exit %s):\n%s' % (
+                key, srv.proc.returncode, srv.log_text()))
+        return srv
+
+    try:
+        yield get
+    finally:
+        for srv in servers.values():
+            srv.close()
+
+
+@pytest.fixture(params=IMPLS)
+def impl(request):
+    return request.param
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(params=['websocket', 'upgrade'])
+def transport(request):
+    return request.param
+
+
+@pytest.fixture
+def server(app_servers, impl, mode):
+    return app_servers(impl, mode)
+
+
+@pytest.fixture(scope='session')
+def _observations():
+    return {}
+
+
+@pytest.fixture
+def differential(app_servers, impl, mode, _observations, request):
+    """``run(scenario, *args)``: observations of ``scenario(url, *args)`` on
+    this test's implementation; for flask_socketio_fast they must equal the
+    reference's, which is run (once) if it has not been yet."""
+
+    def run(scenario, *args):
+        key = (scenario.__name__, mode) + args
+        obs = scenario(app_servers(impl, mode).url, *args)
+        _observations[key + (impl,)] = obs
+        if impl != REFERENCE:
+            ref_key = key + (REFERENCE,)
+            if ref_key not in _observations:
+                _observations[ref_key] = scenario(
+                    app_servers(REFERENCE, mode).url, *args)
+            assert obs == _observations[ref_key], (
+                '%s differs from %s in %s' % (impl, REFERENCE, key))
+        return obs
+
+    return run

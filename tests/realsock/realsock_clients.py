@@ -1,0 +1,208 @@
+"""A python-socketio ``Client`` that records what it sees, in arrival order.
+
+Stock ``socketio.Client`` dispatches every Engine.IO message in its own
+thread, so two events sent back to back may be recorded in either order, and
+"did client C receive nothing?" cannot be answered reliably. Here messages
+are handed to one worker thread in arrival order instead, which makes a
+round-trip ack a real fence: anything the server queued for this client
+before the ack is recorded before the ack is seen.
+"""
+
+import queue
+import threading
+
+import engineio
+import socketio
+
+TIMEOUT = 10
+TRANSPORTS = {
+    'websocket': ['websocket'],
+    'upgrade': None,  # python-socketio default: polling, then upgrade
+    'polling': ['polling'],
+}
+
+
+class _SerialEngineIOClient(engineio.Client):
+    """Engine.IO client that runs message handlers one at a time, in order."""
+
+    _serial_queue = None
+
+    def _trigger_event(self, event, *args, **kwargs):
+        if event == 'message' and kwargs.get('run_async'):
+            if self._serial_queue is None:
+                self._serial_queue = queue.Queue()
+                threading.Thread(target=self._serial_worker,
+                                 args=(self._serial_queue,),
+                                 daemon=True).start()
+            self._serial_queue.put(args)
+            return None
+        result = super()._trigger_event(event, *args, **kwargs)
+        if event == 'disconnect' and self._serial_queue is not None:
+            # messages already queued are still delivered, then it ends
+            self._serial_queue.put(None)
+            self._serial_queue = None
+        return result
+
+    def _serial_worker(self, messages):
+        while True:
+            args = messages.get()
+            if args is None:
+                return
+            super()._trigger_event('message', *args, run_async=False)
+
+    def disconnect(self, abort=False, reason=None):
+        # websocket-client's close() waits up to 3 s for the server's close
+        # frame, which the read loop thread usually swallows first; our close
+        # frame is on the wire before that wait starts, so a short one is
+        # enough and keeps the suite fast
+        ws = getattr(self, 'ws', None)
+        if ws is not None and self.current_transport == 'websocket':
+            close = ws.close
+            ws.close = lambda *a, **kw: close(timeout=0.1)
+        return super().disconnect(abort=abort, reason=reason)
+
+
+class _SerialClient(socketio.Client):
+    def _engineio_client_class(self):
+        return _SerialEngineIOClient
+
+
+class Recorder:
+    """Connects to the scenario app and records events per namespace.
+
+    ``events`` holds ``(namespace, event, args)`` tuples; reserved events
+    are recorded too, as ``connect``, ``connect_error`` and ``disconnect``.
+    Client-side handlers for ``server_call`` and ``ask`` answer the server's
+    acks with ``['client-ack', data]`` and ``('a1', data)``.
+    """
+
+    def __init__(self, url, transport='websocket',
+                 namespaces=('/',)):
+        self.url = url
+        self.transport = transport
+        self.namespaces = list(namespaces)
+        self.events = []
+        self._cond = threading.Condition()
+        self.sio = _SerialClient(reconnection=False, handle_sigint=False)
+        for ns in self.namespaces:
+            self._install(ns)
+
+    def _install(self, ns):
+        sio = self.sio
+
+        def record(event, args):
+            with self._cond:
+                self.events.append((ns, event, list(args)))
+                self._cond.notify_all()
+
+        sio.on('connect', lambda: record('connect', []), namespace=ns)
+        sio.on('connect_error', lambda *a: record('connect_error', a),
+               namespace=ns)
+        sio.on('disconnect', lambda reason: record('disconnect', [reason]),
+               namespace=ns)
+        sio.on('*', lambda event, *a: record(event, a), namespace=ns)
+
+        def server_call(data):
+            record('server_call', [data])
+            return ['client-ack', data]
+
+        def ask(data):
+            record('ask', [data])
+            return 'a1', data
+
+        sio.on('server_call', server_call, namespace=ns)
+        sio.on('ask', ask, namespace=ns)
+
+    # ------------------------------------------------------------ connection
+
+    def connect(self, auth=None, namespaces=None):
+        self.sio.connect(self.url, auth=auth,
+                         transports=TRANSPORTS[self.transport],
+                         namespaces=namespaces or self.namespaces,
+                         wait_timeout=TIMEOUT)
+        return self
+
+    def disconnect(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+    def sid(self, namespace='/'):
+        return self.sio.get_sid(namespace)
+
+    # -------------------------------------------------------------- traffic
+
+    def emit(self, event, *args, namespace='/'):
+        self.sio.emit(event, _payload(args), namespace=namespace)
+
+    def ack(self, event, *args, namespace='/'):
+        """Emit and return the ack arguments as a list."""
+        done = threading.Event()
+        got = []
+
+        def callback(*answer):
+            got.extend(answer)
+            done.set()
+
+        self.sio.emit(event, _payload(args), namespace=namespace,
+                      callback=callback)
+        if not done.wait(TIMEOUT):
+            raise AssertionError('no ack for %r within %ss' % (event, TIMEOUT))
+        return got
+
+    def send(self, data, namespace='/'):
+        """``Client.send`` (the reserved ``message`` event), returning the
+        ack arguments."""
+        done = threading.Event()
+        got = []
+
+        def callback(*answer):
+            got.extend(answer)
+            done.set()
+
+        self.sio.send(data, namespace=namespace, callback=callback)
+        if not done.wait(TIMEOUT):
+            raise AssertionError('no ack for send within %ss' % TIMEOUT)
+        return got
+
+    def fence(self, namespace='/'):
+        """Round trip to the server: everything sent to us before it has
+        been recorded once this returns."""
+        self.ack('echo', 'fence', namespace=namespace)
+
+    # ------------------------------------------------------------ reading
+
+    def wait_for(self, event, namespace='/', count=1):
+        """Block until ``count`` ``event``s arrived; return their args."""
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: len(self.received(event, namespace)) >= count,
+                timeout=TIMEOUT)
+            found = self.received(event, namespace)
+        if not ok:
+            raise AssertionError('waited %ss for %d %r on %s, got %r' % (
+                TIMEOUT, count, event, namespace, self.events))
+        return found
+
+    def received(self, event, namespace='/'):
+        return [args for ns, ev, args in list(self.events)
+                if ns == namespace and ev == event]
+
+    def app_events(self, namespace='/'):
+        """``(event, args)`` for ``namespace``, without connect/disconnect."""
+        return [(ev, args) for ns, ev, args in list(self.events)
+                if ns == namespace and ev not in ('connect', 'disconnect')]
+
+
+def _payload(args):
+    # python-socketio sends a tuple as several arguments
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return tuple(args)
+
+
+class SimpleClient(socketio.SimpleClient):
+    """python-socketio's SimpleClient on the in-order, quick-closing client."""
+
+    client_class = _SerialClient
