@@ -427,3 +427,34 @@ def test_legacy_disconnect_handler_gets_one_request_context(impl):
         assert log == ['disconnect', 'teardown']
     else:
         assert log == ['teardown', 'disconnect', 'teardown']
+
+
+# -- ConnectionRefusedError in a class-based on_connect when the class has error() ------------
+
+def test_class_connect_refusal_is_not_swallowed_by_error_hook(impl, spy_factory):
+    # Not in the list: found by the differential suite. Flask-SocketIO's
+    # Namespace.trigger_event hands every exception, ConnectionRefusedError included, to
+    # error(); its return value (None here) then counts as success and the client is let in.
+    name, mod = impl
+    app, sio = _make(mod)
+    hooked = []
+
+    class Guarded(mod.Namespace):
+        def on_connect(self, auth):
+            raise mod.ConnectionRefusedError('go away', {'code': 403})
+
+        def error(self, exc):
+            hooked.append(type(exc).__name__)
+
+    sio.on_namespace(Guarded('/guarded'))
+    client = sio.test_client(app)
+    spy = spy_factory(sio).install()
+    client.connect('/guarded')
+    if name == FAST:
+        assert not client.is_connected('/guarded')
+        assert spy.connect_errors(client.eio_sid, '/guarded') == [
+            {'message': 'go away', 'data': {'code': 403}}]
+        assert hooked == []
+    else:
+        assert client.is_connected('/guarded')
+        assert hooked == ['ConnectionRefusedError']

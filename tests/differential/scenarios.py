@@ -996,3 +996,88 @@ def send_and_emit_include_self_with_skip_sid(mod, rec):
     for entry in ('emit helper', 'send helper', 'socketio.emit', 'socketio.send'):
         for skip in (None, 'sid:c', ['sid:c', 'sid:d']):
             rec.emit('a', 'go', entry, skip)
+
+
+@scenario
+def class_namespace_error_hook_precedence(mod, rec):
+    # what reaches a class's error() hook: on_error handlers first, and what they raise
+    app, sio = rec.build()
+
+    class Hooked(mod.Namespace):
+        def on_connect(self, auth):
+            # (ConnectionRefusedError here is a known difference: test_upstream_bugs.py)
+            rec.note('connect', auth)
+            if auth == 'false':
+                return False
+
+        def on_fail(self, kind):
+            raise ValueError(kind)
+
+        def error(self, exc):
+            rec.note('error hook', type(exc).__name__, str(exc))
+            return 'hook'
+
+    class HookedWithOnError(Hooked):
+        pass
+
+    sio.on_namespace(Hooked('/hooked'))
+    sio.on_namespace(HookedWithOnError('/both'))
+
+    @sio.on_error('/both')
+    def both_error(e):
+        rec.note('on_error /both', type(e).__name__, str(e))
+        if str(e) == 'reraise':
+            raise RuntimeError('on_error failed')
+        return 'on_error'
+
+    for ns in ('/hooked', '/both'):
+        for i, auth in enumerate(('ok', 'false')):
+            rec.client('%s-%d' % (ns.strip('/'), i), namespace=ns, auth=auth)
+        for kind in ('plain', 'reraise'):
+            rec.emit('%s-0' % ns.strip('/'), 'fail', kind, namespace=ns)
+
+
+@scenario
+def class_error_hook_and_connection_refused_in_event(mod, rec):
+    # ConnectionRefusedError raised by an ordinary event method of a class with error()
+    app, sio = rec.build()
+
+    class Hooked(mod.Namespace):
+        def on_fail(self):
+            raise mod.ConnectionRefusedError('in an event')
+
+        def error(self, exc):
+            rec.note('error hook', type(exc).__name__, str(exc))
+            return 'hook'
+
+    sio.on_namespace(Hooked('/hooked'))
+    rec.client('a', namespace='/hooked')
+    rec.emit('a', 'fail', namespace='/hooked')
+
+
+@scenario
+def catch_all_event_with_class_namespace(mod, rec):
+    # a catch-all event handler of a specific namespace outranks its class-based handlers
+    app, sio = rec.build()
+
+    class Chat(mod.Namespace):
+        def on_connect(self):
+            rec.note('class connect')
+
+        def on_foo(self, data):
+            return 'class foo'
+
+    sio.on_namespace(Chat('/chat'))
+
+    @sio.on('*', namespace='/chat')
+    def chat_any(event, *args):
+        return 'catch-all', event
+
+    @sio.on('bar', namespace='/chat')
+    def chat_bar(data):
+        return 'decorated bar'
+
+    rec.client('a', namespace='/chat')
+    for event in ('foo', 'bar', 'baz'):
+        rec.emit('a', event, 1, namespace='/chat')
+    rec.send('a', 'm', namespace='/chat')
