@@ -19,10 +19,8 @@ _REDIS_SCHEMES = frozenset({
 
 def _scheme(url):
     head, sep, _ = url.partition('://')
-    if not sep:
-        raise ValueError(f'message_queue URL {url!r} has no scheme '
-                         '(expected e.g. redis://host:6379/0)')
-    return head.lower()
+    # a bare host name is Kombu's (an AMQP broker), as in Flask-SocketIO
+    return head.lower() if sep else ''
 
 
 def manager_class_for_url(url):
