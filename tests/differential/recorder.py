@@ -236,6 +236,8 @@ _SID_SHAPE = re.compile(r'^[A-Za-z0-9_-]{20}$')
 
 
 def _relabel(data, labels):
+    if isinstance(data, float) and data != data:
+        return '<NaN>'  # NaN never equals itself
     if isinstance(data, str):
         if data not in labels and _SID_SHAPE.match(data):
             labels[data] = 'unlearned-sid#%d' % sum(

@@ -1081,3 +1081,128 @@ def catch_all_event_with_class_namespace(mod, rec):
     for event in ('foo', 'bar', 'baz'):
         rec.emit('a', event, 1, namespace='/chat')
     rec.send('a', 'm', namespace='/chat')
+
+
+@scenario
+def later_connect_replaces_handshake(mod, rec):
+    # each test-client connect() builds a new environ for the whole connection; what do the
+    # other namespaces' events see afterwards (args, headers, the managed session)?
+    app, sio = rec.build(namespaces=['/', '/chat'])
+
+    def probe():
+        return {'args': flask.request.args.to_dict(), 'h': flask.request.headers.get('X-H'),
+                'session': sorted(flask.session.items()),
+                'cookie': flask.request.cookies.get('c')}
+
+    sio.on_event('probe', probe)
+    sio.on_event('probe', probe, namespace='/chat')
+
+    @sio.on('remember')
+    def remember(v):
+        flask.session['v'] = v
+
+    @app.route('/cookie/<v>')
+    def cookie(v):
+        response = flask.make_response('ok')
+        response.set_cookie('c', v)
+        flask.session['http'] = v
+        return response
+
+    http = app.test_client()
+    http.get('/cookie/one')
+    rec.client('a', query_string='n=1', headers={'X-H': 'first'}, flask_test_client=http)
+    rec.emit('a', 'probe')
+    rec.emit('a', 'remember', 'kept?')
+    rec.server('new cookie', lambda: http.get('/cookie/two').status_code)
+    rec.connect('a', '/chat', query_string='n=2', headers={'X-H': 'second'})
+    rec.emit('a', 'probe')
+    rec.emit('a', 'probe', namespace='/chat')
+    rec.disconnect('a', '/chat')
+    rec.emit('a', 'probe')
+
+
+def _edge_values():
+    import collections
+    import datetime
+    import decimal
+    import enum
+
+    class Colour(enum.IntEnum):
+        RED = 1
+
+    class Text(str):
+        pass
+
+    return [
+        2 ** 63 - 1, 2 ** 63, 2 ** 64, 2 ** 70, -2 ** 63, -2 ** 63 - 1, -2 ** 80,
+        # (NaN and +/-Infinity encode as null on purpose: pinned in tests/codec/test_jsonmod.py)
+        1e308, 5e-324, -0.0, 0.1 + 0.2, 1.0, 1e16,
+        {1: 'int key'}, {True: 'bool key'}, {None: 'none key'}, {1.5: 'float key'},
+        {'b': 1, 'a': 2}, [(1, 2), (3,)], ((1, 2),), '\ud800', '\u2028\u2029', '\x00\x1f\x7f',
+        'caf\u00e9 \U0001f600', '"quoted" \\ back', Text('sub'), Colour.RED,
+        collections.OrderedDict([('z', 1), ('a', 2)]), True, None,
+        datetime.datetime(2020, 1, 2, 3, 4, 5), {1, 2}, decimal.Decimal('1.5'), object(),
+        b'\x00' * 3, {'k': bytearray(b'ba')}, _nested(30),
+    ]
+
+
+def _nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@scenario
+def json_edge_values_outbound(mod, rec):
+    app, sio = rec.build()
+    values = _edge_values()
+
+    @sio.on('ret')
+    def ret(index):
+        return values[index]
+
+    @sio.on('emit')
+    def emit(index):
+        mod.emit('value', values[index])
+
+    rec.client('a')
+    for index in range(len(values)):
+        rec.emit('a', 'ret', index)
+        rec.emit('a', 'emit', index)
+        rec.server(('server emit', index), lambda: sio.emit('srv', values[index]))
+
+
+RAW_INBOUND = [
+    '2["ev",1]', '2["ev"]', '2["ev",1,"two",[3],{"4":5}]', '2/chat,["ev","in chat"]',
+    '21["ev","with ack"]', '2/chat,7["ev","chat ack"]', '2["ev",12345678901234567890123]',
+    '2["ev",-9223372036854775809]', '2["ev",1e400]', '2["ev",-1e400]', '2["ev",NaN]',
+    '2["ev",Infinity]', '2["ev",1.0]', '2["ev",1E2]', '2["ev",0.1]', '2["ev",-0]',
+    '2["ev",{"a":1,"a":2}]', '2["ev","\\ud83d\\ude00"]', '2["ev","\\ud800"]', '2["ev","\u00e9"]',
+    '2["ev","\\u0000"]', '2[ "ev" , 1 ]', '2["ev",%s1%s]' % ('[' * 30, ']' * 30),
+    '2["ev",tru]', '2["ev",', '2{"not":"a list"}', '2[]', '2[1,2]', '2["message","text"]',
+    '2["json",{"j":1}]', '2/nowhere,["ev",1]', '3["ev"]', '9', '', '2/chat["ev",1]',
+    '51-["ev",{"_placeholder":true,"num":0}]',
+]
+
+
+@scenario
+def raw_inbound_packets(mod, rec):
+    # Socket.IO text packets as a real client would send them, fed to the server unchanged
+    app, sio = rec.build(namespaces=['/', '/chat'])
+
+    def ev(*args):
+        rec.note('ev', flask.request.namespace, [type(a).__name__ for a in args], repr(args))
+        return args
+
+    sio.on_event('ev', ev)
+    sio.on_event('ev', ev, namespace='/chat')
+    sio.on_event('message', ev)
+    sio.on_event('json', ev)
+    rec.client('a')
+    rec.connect('a', '/chat')
+    client = rec.clients['a']
+    for raw in RAW_INBOUND:
+        rec.server(('raw', raw), lambda: sio.server._handle_eio_message(client.eio_sid, raw))
+    rec.server(('raw binary attachment', b'\x01\x02'),
+               lambda: sio.server._handle_eio_message(client.eio_sid, b'\x01\x02'))
