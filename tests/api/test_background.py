@@ -130,3 +130,25 @@ def test_call_helper_inside_handler_returns_ack(make, mod, spy_factory):
         # several ack values come back as a tuple, which emit() spreads into arguments
         {'name': 'got', 'args': ['a', 'b'], 'namespace': '/'},
     ]
+
+
+@pytest.mark.timeout(20)
+def test_async_handlers_run_concurrently_with_their_own_context(make, mod):
+    # what a real server does (async_handlers=True): each event in its own thread, each with
+    # its own request context, even while several of one client's events are in flight
+    app, sio = make()
+    barrier = threading.Barrier(4, timeout=10)
+
+    @sio.on('work')
+    def work(n):
+        flask.g.n = n
+        barrier.wait()  # all four are running at once
+        mod.emit('done', [n, flask.g.n, list(flask.request.event['args'])])
+
+    client = sio.test_client(app)
+    sio.server.async_handlers = True
+    for n in range(4):
+        client.emit('work', n)
+    wait_for(lambda: len(client.queue) == 4)
+    got = sorted(r['args'][0] for r in client.get_received())
+    assert got == [[n, n, [n]] for n in range(4)]
