@@ -15,6 +15,16 @@ def mod(request):
     return module
 
 
+@pytest.fixture(params=IMPLEMENTATIONS)
+def impl(request):
+    """``(name, module)``, for tests that expect different results per implementation
+    (the upstream bugs fixed on purpose)."""
+    module, reason = import_impl(request.param)
+    if module is None:
+        pytest.skip(reason)
+    return request.param, module
+
+
 @pytest.fixture
 def make(mod):
     """Factory: ``app, socketio = make(**socketio_options)``.

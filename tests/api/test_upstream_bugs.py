@@ -7,19 +7,10 @@ threading mode needs a real server (tests/realsock); valkey:// URLs are tested i
 import flask
 import pytest
 
-from .support import IMPLEMENTATIONS, import_impl, names, new_app
+from .support import names, new_app
 
 REFERENCE = 'flask_socketio'
 FAST = 'flask_socketio_fast'
-
-
-@pytest.fixture(params=IMPLEMENTATIONS)
-def impl(request):
-    """``(name, module)``: these tests expect different results per implementation."""
-    module, reason = import_impl(request.param)
-    if module is None:
-        pytest.skip(reason)
-    return request.param, module
 
 
 def _make(module, **kwargs):
