@@ -22,6 +22,8 @@ LOADGEN_DIR = os.path.join(HERE, "loadgen")
 
 # Makes flask_socketio_fast use its pure-Python twins.
 NO_EXT_VAR = "FLASK_SOCKETIO_FAST_NO_EXTENSIONS"
+# Makes it fail loudly instead of falling back when they cannot load.
+REQUIRE_EXT_VAR = "FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ DEFAULT_CONTENDERS = (
     Contender("fast-pure", "fast (pure Python)", module="flask_socketio_fast",
               env={NO_EXT_VAR: "1"}),
     Contender("fast", "fast (compiled)", module="flask_socketio_fast",
-              env={NO_EXT_VAR: None}),
+              env={NO_EXT_VAR: None, REQUIRE_EXT_VAR: "1"}),
     Contender("node", "Node socket.io", kind="node"),
 )
 
@@ -74,10 +76,15 @@ def parse_custom(spec):
 
 
 _PROBE = (
-    "import importlib, json, sys\n"
+    "import importlib, importlib.metadata as md, json, sys\n"
     "m = importlib.import_module(sys.argv[1])\n"
-    "print(json.dumps({'version': getattr(m, '__version__', None),\n"
-    "                  'implementation': repr(getattr(m, 'IMPLEMENTATION', None)),\n"
+    "v = getattr(m, '__version__', None)\n"
+    "try:\n"
+    "    v = v or md.version(sys.argv[1].replace('_', '-'))\n"
+    "except md.PackageNotFoundError:\n"
+    "    pass\n"
+    "impl = getattr(m, 'IMPLEMENTATION', None)\n"
+    "print(json.dumps({'version': v, 'implementation': None if impl is None else str(impl),\n"
     "                  'file': getattr(m, '__file__', None)}))\n"
 )
 

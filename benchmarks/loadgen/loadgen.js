@@ -11,9 +11,9 @@
  * It is driven by benchmarks/run.py: one JSON command per line on stdin, one
  * JSON reply per line on stdout (diagnostics go to stderr).  Commands:
  *   {"cmd":"hello"}                       connect the control client, return server info
- *   {"cmd":"connect","n":N,"transport":"websocket"|"polling","concurrency":C,"timeout":S}
+ *   {"cmd":"connect","n":N,"transport":"websocket"|"polling","concurrency":C,"connect_timeout":S}
  *                                         grow the pool of room clients to N
- *   {"cmd":"fanout","count":M,"rate":R,"size":B,"timeout":S}
+ *   {"cmd":"fanout","count":M,"rate":R,"size":B,"quiet":S}
  *                                         ask the server to emit M events to the room
  *   {"cmd":"echo","clients":K,"duration":S,"depth":D}
  *                                         K clients send acked events for S seconds
@@ -325,7 +325,7 @@ async function cmdConnect(msg) {
   const cls = msg.transport === 'polling' ? PollClient : WsClient;
   const target = msg.n;
   const concurrency = msg.concurrency || 50;
-  const timeoutMs = (msg.timeout || 60) * 1000;
+  const timeoutMs = (msg.connect_timeout || 60) * 1000;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let failed = 0;
@@ -376,7 +376,7 @@ async function cmdFanout(msg) {
   const live = clients.filter((c) => c.connected);
   const ph = newFanout(msg.count, live.length);
   for (const c of live) c.next = 0;
-  const idleMs = (msg.timeout || 10) * 1000;
+  const idleMs = (msg.quiet || 10) * 1000;
   const done = new Promise((resolve) => { ph.resolve = resolve; });
   const cpu0 = process.cpuUsage();
   const disc0 = stats.disconnects;
