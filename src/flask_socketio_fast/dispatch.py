@@ -138,19 +138,29 @@ class Dispatcher:
             request.event = {'message': message, 'args': args}
             try:
                 ret = self._invoke(handler, message, sid, args)
-            except ConnectionRefusedError:
-                raise  # python-socketio turns it into a CONNECT_ERROR
+            except ConnectionRefusedError as exc:
+                # python-socketio turns it into a CONNECT_ERROR; elsewhere a
+                # class-based namespace's error() gets it, as upstream
+                if error_hook is None or message == 'connect':
+                    raise
+                return error_hook(exc)
             except Exception as exc:
                 err_handler = socketio.exception_handlers.get(
                     namespace, socketio.default_exception_handler)
-                if err_handler is None:
-                    err_handler = error_hook
-                if err_handler is None:
-                    if isinstance(exc, TypeError) and \
-                            message in _OPTIONAL_ARG_EVENTS:
-                        retry_guard.remember(sid, message, exc)
-                    raise
-                return err_handler(exc)
+                if err_handler is not None:
+                    if error_hook is None:
+                        return err_handler(exc)
+                    try:
+                        return err_handler(exc)
+                    except Exception as handler_exc:
+                        # error() is the namespace's last resort
+                        return error_hook(handler_exc)
+                if error_hook is not None:
+                    return error_hook(exc)
+                if isinstance(exc, TypeError) and \
+                        message in _OPTIONAL_ARG_EVENTS:
+                    retry_guard.remember(sid, message, exc)
+                raise
             if not socketio.manage_session:
                 if not hasattr(session_obj, 'modified') or \
                         session_obj.modified:

@@ -303,7 +303,13 @@ class SocketIO:
 
     def send(self, data, json=False, namespace=None, to=None, callback=None,
              include_self=True, skip_sid=None, **kwargs):
-        """Send a ``message`` event, or a ``json`` one with ``json=True``."""
+        """Send a ``message`` event, or a ``json`` one with ``json=True``.
+
+        ``include_self=False`` leaves out the current client (and, as in
+        Flask-SocketIO, then takes the place of ``skip_sid``).
+        """
+        if not include_self:
+            skip_sid = flask.request.sid
         self.emit('json' if json else 'message', data, namespace=namespace,
                   to=to, include_self=include_self, skip_sid=skip_sid,
                   callback=callback, **kwargs)
