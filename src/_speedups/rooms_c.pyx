@@ -1,0 +1,271 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Room registry and broadcast loop, compiled: the twin of ``rooms_py``.
+
+Same API, same data layout and same results as the pure-Python module (its
+docstring describes both); here the rooms are a ``dict`` subclass with C
+fields, and the broadcast loop walks the snapshot tuple and the engine's
+socket dict with direct C-API calls, so a recipient that takes the shared
+WebSocket frame costs a dict lookup, an attribute read and an append.
+"""
+
+from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.list cimport PyList_Append
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM, PyTuple_GET_SIZE
+
+from bidict import KeyAndValueDuplicationError, ValueDuplicationError
+
+__all__ = ['IMPLEMENTATION', 'Room', 'Registry', 'broadcast']
+
+IMPLEMENTATION = 'c'
+
+cdef object _MISSING = object()
+cdef tuple _NO_PAIRS = ()
+cdef dict _NO_PAIRS_DICT = {}
+
+# stamps for membership changes; bumped with the GIL held and no Python code
+# in between, so each change gets a stamp of its own (see rooms_py)
+cdef unsigned long long _stamp_counter = 0
+
+cdef inline unsigned long long _stamp():
+    global _stamp_counter
+    _stamp_counter += 1
+    return _stamp_counter
+
+
+cdef class Room(dict):
+    """The members of one room: ``{sid: eio_sid}`` in join order (see
+    ``rooms_py.Room``)."""
+
+    cdef public long long serial
+    cdef public unsigned long long version
+    cdef public object snap
+    cdef public object inv
+
+    def __init__(self, serial, with_inverse=False):
+        self.serial = serial
+        self.version = _stamp()
+        self.snap = None
+        self.inv = {} if with_inverse else None
+
+    cpdef tuple pairs(self):
+        """The members as a tuple of ``(sid, eio_sid)``; shared, read-only."""
+        cdef object snap = self.snap
+        cdef unsigned long long version = self.version
+        if snap is not None and (<tuple>snap)[0] == version:
+            return <tuple>(<tuple>snap)[1]
+        cdef Py_ssize_t n = len(self), pos = 0, i = 0
+        cdef PyObject *key
+        cdef PyObject *value
+        cdef tuple pairs = PyTuple_New(n)
+        cdef tuple pair
+        # no Python code runs in this loop, so the dict cannot change under it
+        while PyDict_Next(self, &pos, &key, &value):
+            pair = (<object>key, <object>value)
+            Py_INCREF(pair)
+            PyTuple_SET_ITEM(pairs, i, pair)
+            i += 1
+        self.snap = (version, pairs)
+        return pairs
+
+
+cdef class Registry:
+    """Every room of every namespace, with the indexes of ``rooms_py``."""
+
+    cdef public dict rooms
+    cdef public dict sid_rooms
+    cdef long long _serial
+
+    def __init__(self):
+        self.rooms = {}
+        self.sid_rooms = {}
+        self._serial = 0
+
+    cpdef bint is_sid_room(self, namespace, room) except -1:
+        cdef object ns = self.rooms.get(namespace)
+        cdef object members
+        if ns is not None:
+            members = (<dict>ns).get(None)
+            if members is not None:
+                return room in <dict>members
+        return room in _NO_PAIRS_DICT  # hashes room, as upstream does
+
+    def enter(self, sid, namespace, room, eio_sid=None):
+        """``BaseManager.basic_enter_room``: same checks in the same order."""
+        cdef dict rooms = self.rooms
+        cdef dict ns, inv, by_sid, mine
+        cdef Room members
+        cdef object old, owner, found
+        if eio_sid is None and namespace not in rooms:
+            raise ValueError('sid is not connected to requested namespace')
+        if sid != room and self.is_sid_room(namespace, room):
+            raise ValueError('cannot enter a sid room')
+        found = rooms.get(namespace)
+        if found is None:
+            ns = {}
+            rooms[namespace] = ns
+        else:
+            ns = <dict>found
+        found = ns.get(room)
+        if found is None:
+            self._serial += 1
+            members = Room(self._serial, room is None)
+            ns[room] = members
+        else:
+            members = <Room>found
+        if eio_sid is None:
+            eio_sid = ns[None][sid]
+        old = members.get(sid, _MISSING)
+        if members.inv is not None:
+            # python-socketio's None room is a bidict: one sid per eio_sid
+            inv = <dict>members.inv
+            owner = inv.get(eio_sid, _MISSING)
+            if owner is not _MISSING:
+                if old is not _MISSING:
+                    if members[owner] is old:
+                        return
+                    raise KeyAndValueDuplicationError(sid, eio_sid)
+                raise ValueDuplicationError(eio_sid)
+            if old is not _MISSING:
+                del inv[old]
+            inv[eio_sid] = sid
+        elif old is eio_sid:
+            return
+        members[sid] = eio_sid
+        members.version = _stamp()
+        if old is _MISSING:
+            found = self.sid_rooms.get(namespace)
+            if found is None:
+                by_sid = {}
+                self.sid_rooms[namespace] = by_sid
+            else:
+                by_sid = <dict>found
+            found = by_sid.get(sid)
+            if found is None:
+                mine = {}
+                by_sid[sid] = mine
+            else:
+                mine = <dict>found
+            mine[room] = None
+
+    def leave(self, sid, namespace, room):
+        """``BaseManager.basic_leave_room``: a missing anything is a no-op."""
+        cdef dict ns, by_sid, mine
+        cdef Room members
+        try:
+            ns = <dict>self.rooms[namespace]
+            members = <Room>ns[room]
+            eio_sid = members.pop(sid)
+        except KeyError:
+            return
+        members.version = _stamp()
+        if members.inv is not None:
+            del (<dict>members.inv)[eio_sid]
+        by_sid = <dict>self.sid_rooms[namespace]
+        mine = <dict>by_sid[sid]
+        del mine[room]
+        if not mine:
+            del by_sid[sid]
+        if not members:
+            del ns[room]
+            if not ns:
+                del self.rooms[namespace]
+                del self.sid_rooms[namespace]
+
+    cpdef list rooms_of(self, sid, namespace):
+        """Every room of ``sid`` (``None`` included) in creation order."""
+        cdef object by_sid = self.sid_rooms.get(namespace)
+        if by_sid is None:
+            return []
+        cdef object mine = (<dict>by_sid).get(sid)
+        if not mine:
+            return []
+        cdef dict ns = <dict>self.rooms[namespace]
+        cdef list keyed = [((<Room>ns[room]).serial, i, room)
+                           for i, room in enumerate(<dict>mine)]
+        keyed.sort()
+        return [entry[2] for entry in keyed]
+
+    def get_rooms(self, sid, namespace):
+        """``BaseManager.get_rooms``: the rooms of ``sid`` but ``None``."""
+        if namespace not in self.rooms:
+            return []
+        return [room for room in self.rooms_of(sid, namespace)
+                if room is not None]
+
+    cpdef tuple participants(self, namespace, room):
+        """``(sid, eio_sid)`` pairs of a room, or of the union of a list of
+        rooms (first appearance decides the order)."""
+        cdef object found = self.rooms.get(namespace)
+        cdef dict ns = _NO_PAIRS_DICT if found is None else <dict>found
+        cdef dict union
+        if not isinstance(room, str) and hasattr(room, '__len__'):
+            first = room[0]
+            union = dict(ns[first]) if first in ns else {}
+            for other in room[1:]:
+                if other in ns:
+                    union.update(ns[other])
+            return tuple(union.items())
+        found = ns.get(room)
+        if found is None:
+            return _NO_PAIRS
+        return (<Room>found).pairs()
+
+    def sid_from_eio(self, eio_sid, namespace):
+        try:
+            return self.rooms[namespace][None].inv[eio_sid]
+        except KeyError:
+            return None
+
+    def eio_from_sid(self, sid, namespace):
+        cdef object ns = self.rooms.get(namespace)
+        if ns is not None:
+            return (<dict>ns)[None].get(sid)
+        return None
+
+
+cdef inline int _send_stock(object send_eio, object eio_sid, object single,
+                            list eio_pkts) except -1:
+    if single is not None:
+        send_eio(eio_sid, single)
+    else:
+        for pkt in eio_pkts:
+            send_eio(eio_sid, pkt)
+    return 0
+
+
+def broadcast(tuple pairs, skip, sockets, frame, send_eio, list eio_pkts):
+    """Send one broadcast to ``pairs`` minus the sids in ``skip`` (see
+    ``rooms_py.broadcast``); returns how many took the shared frame."""
+    cdef Py_ssize_t i, n = PyTuple_GET_SIZE(pairs)
+    cdef Py_ssize_t fast = 0
+    cdef tuple pair
+    cdef object sid, eio_sid, sock, sink
+    cdef PyObject *found
+    cdef bint has_skip = skip is not None
+    cdef bint exact_dict = type(sockets) is dict
+    cdef object single = eio_pkts[0] if len(eio_pkts) == 1 else None
+    for i in range(n):
+        pair = <tuple>pairs[i]
+        sid = pair[0]
+        if has_skip and sid in skip:
+            continue
+        eio_sid = pair[1]
+        if frame is not None:
+            if exact_dict:
+                found = PyDict_GetItem(<dict>sockets, eio_sid)
+                sock = None if found is NULL else <object>found
+            else:
+                sock = sockets.get(eio_sid)
+            if sock is not None:
+                sink = sock.frame_sink
+                if sink is not None:
+                    if type(sink) is list:
+                        PyList_Append(<list>sink, frame)
+                    else:
+                        sink.append(frame)
+                    fast += 1
+                    continue
+        _send_stock(send_eio, eio_sid, single, eio_pkts)
+    return fast
