@@ -9,10 +9,8 @@ reference ``flask_socketio`` run of the same scenario.
 
 import pytest
 
-from realsock_servers import MODES, AppServer, ServerStartError, import_error
-
-REFERENCE = 'flask_socketio'
-IMPLS = [REFERENCE, 'flask_socketio_fast']
+from realsock_servers import (IMPLS, MODES, REFERENCE, AppServer,
+                              ServerStartError, import_error)
 
 
 @pytest.fixture(scope='session')

@@ -59,6 +59,10 @@ class _SerialEngineIOClient(engineio.Client):
         if ws is not None and self.current_transport == 'websocket':
             close = ws.close
             ws.close = lambda *a, **kw: close(timeout=0.1)
+        if self.current_transport == 'polling':
+            # the read loop may have a long-poll GET in flight that the
+            # server only answers at the next ping (25 s); don't join it
+            abort = True
         return super().disconnect(abort=abort, reason=reason)
 
 
@@ -82,6 +86,7 @@ class Recorder:
         self.transport = transport
         self.namespaces = list(namespaces)
         self.events = []
+        self.sids = {}  # namespace -> sid, kept after disconnecting
         self._cond = threading.Condition()
         self.sio = _SerialClient(reconnection=False, handle_sigint=False)
         for ns in self.namespaces:
@@ -120,6 +125,7 @@ class Recorder:
                          transports=TRANSPORTS[self.transport],
                          namespaces=namespaces or self.namespaces,
                          wait_timeout=TIMEOUT)
+        self.sids = dict(self.sio.namespaces)
         return self
 
     def disconnect(self):
@@ -184,13 +190,32 @@ class Recorder:
         return found
 
     def received(self, event, namespace='/'):
-        return [args for ns, ev, args in list(self.events)
+        return [self.unsid(args) for ns, ev, args in list(self.events)
                 if ns == namespace and ev == event]
 
     def app_events(self, namespace='/'):
         """``(event, args)`` for ``namespace``, without connect/disconnect."""
-        return [(ev, args) for ns, ev, args in list(self.events)
+        return [(ev, self.unsid(args)) for ns, ev, args in list(self.events)
                 if ns == namespace and ev not in ('connect', 'disconnect')]
+
+    def unsid(self, obj):
+        """``obj`` with this client's own sids replaced by ``<self ns>``:
+        sids are random, observations must compare equal across runs."""
+        names = {sid: '<self %s>' % ns for ns, sid in self.sids.items()}
+        return _replace(obj, names)
+
+
+def _replace(obj, names):
+    if isinstance(obj, str):
+        return names.get(obj, obj)
+    if isinstance(obj, tuple):
+        return tuple(_replace(x, names) for x in obj)
+    if isinstance(obj, list):
+        return [_replace(x, names) for x in obj]
+    if isinstance(obj, dict):
+        return {_replace(k, names): _replace(v, names)
+                for k, v in obj.items()}
+    return obj
 
 
 def _payload(args):

@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / 'src'
 APP = REPO / 'tests' / 'apps' / 'scenario_app.py'
 
+REFERENCE = 'flask_socketio'
+IMPLS = [REFERENCE, 'flask_socketio_fast']
+
 # The async modes the suite runs, as scenario_app command line arguments.
 MODES = {
     'threading': ['--async-mode', 'threading'],
