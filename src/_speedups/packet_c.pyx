@@ -25,7 +25,8 @@ import json as _stdjson
 import orjson
 
 from flask_socketio_fast._speedups.errors import (
-    DecodeIndexError, DecodeRecursionError, DecodeTypeError)
+    DecodeAttributeError, DecodeIndexError, DecodeRecursionError,
+    DecodeTypeError)
 
 cdef extern from *:
     """
@@ -34,8 +35,15 @@ cdef extern from *:
     #else
     #define FSF_UNICODE_READY(s) 0
     #endif
+    /* Py_EnterRecursiveCall() reports failure as a nonzero value (1 on
+       current CPythons), not -1; normalize it for Cython's error check */
+    static int fsf_enter_recursive(const char *where) {
+        return Py_EnterRecursiveCall(where) ? -1 : 0;
+    }
     """
     int FSF_UNICODE_READY(object s) except -1
+    int Py_EnterRecursiveCall "fsf_enter_recursive" (const char *where) \
+        except -1
 
 cdef extern from "Python.h":
     int PyUnicode_KIND(object s)
@@ -45,7 +53,6 @@ cdef extern from "Python.h":
     object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
     Py_ssize_t PyUnicode_FindChar(object s, Py_UCS4 ch, Py_ssize_t start,
                                   Py_ssize_t end, int direction) except -2
-    int Py_EnterRecursiveCall(const char *where) except -1
     void Py_LeaveRecursiveCall()
     PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
     int PyDict_Contains(object d, object key) except -1
@@ -524,6 +531,8 @@ cdef tuple _decode(object encoded, object loads):
         raise
     except TypeError as exc:
         raise DecodeTypeError(*exc.args) from exc
+    except AttributeError as exc:
+        raise DecodeAttributeError(*exc.args) from exc
     except RecursionError as exc:
         raise DecodeRecursionError(*exc.args) from exc
     return result

@@ -15,6 +15,10 @@ class DecodeTypeError(ValueError, TypeError):
     or a binary placeholder whose ``num`` is not an integer."""
 
 
+class DecodeAttributeError(ValueError, AttributeError):
+    """Input that is neither text nor bytes (e.g. a memoryview)."""
+
+
 class DecodeIndexError(ValueError, IndexError):
     """A binary placeholder refers to an attachment that does not exist."""
 
@@ -27,5 +31,5 @@ class DecodeRecursionError(ValueError, RecursionError):
     """Input nested deeper than the decoder's (or the interpreter's) limit."""
 
 
-__all__ = ['DecodeTypeError', 'DecodeIndexError', 'DecodeKeyError',
+__all__ = ['DecodeAttributeError', 'DecodeTypeError', 'DecodeIndexError', 'DecodeKeyError',
            'DecodeRecursionError']

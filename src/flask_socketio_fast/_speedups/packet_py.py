@@ -28,7 +28,8 @@ import re
 
 import orjson
 
-from .errors import DecodeIndexError, DecodeRecursionError, DecodeTypeError
+from .errors import (DecodeAttributeError, DecodeIndexError,
+                     DecodeRecursionError, DecodeTypeError)
 
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = \
     range(7)
@@ -264,6 +265,8 @@ def decode(encoded, loads=None):
         raise
     except TypeError as exc:
         raise DecodeTypeError(*exc.args) from exc
+    except AttributeError as exc:
+        raise DecodeAttributeError(*exc.args) from exc
     except RecursionError as exc:
         raise DecodeRecursionError(*exc.args) from exc
 
