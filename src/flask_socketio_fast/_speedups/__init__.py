@@ -12,8 +12,9 @@ the same API: ``<name>_c`` (compiled from ``src/_speedups/<name>_c.pyx``) and
 ``IMPLEMENTATION`` is ``'c'`` or ``'python'``; ``FALLBACK_REASON`` says why
 the compiled path was not taken (None when it was).  ``describe()`` gives a
 one-line summary for the start-up log.  The selected modules are available as
-``packet`` and ``eio``; ``load('c')`` / ``load('python')`` return a specific
-set (the test suite runs everything on both).
+``packet``, ``eio``, ``wsframe`` and ``rooms``; ``load('c')`` /
+``load('python')`` return a specific set (the test suite runs everything on
+both).
 """
 
 import importlib
@@ -22,9 +23,9 @@ import os
 import types
 
 __all__ = ['IMPLEMENTATION', 'FALLBACK_REASON', 'MODULES', 'describe',
-           'load', 'log_active', 'packet', 'eio']
+           'load', 'log_active', 'packet', 'eio', 'wsframe', 'rooms']
 
-MODULES = ('packet', 'eio')
+MODULES = ('packet', 'eio', 'wsframe', 'rooms')
 
 _logger = logging.getLogger('flask_socketio_fast')
 
@@ -67,6 +68,8 @@ _selected, FALLBACK_REASON = _select()
 IMPLEMENTATION = _selected.implementation
 packet = _selected.packet
 eio = _selected.eio
+wsframe = _selected.wsframe
+rooms = _selected.rooms
 
 
 def describe():
