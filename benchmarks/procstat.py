@@ -36,6 +36,21 @@ def memory_kb(pid):
     return out
 
 
+def core_busy_seconds(core):
+    """Non-idle time of one CPU (user, nice, system, irq, softirq, steal)
+    from /proc/stat, or None when ``core`` is None or not listed."""
+    if core is None:
+        return None
+    tag = f"cpu{core} ".encode()
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(tag):
+                v = [int(x) for x in line.split()[1:9]]
+                # fields: user nice system idle iowait irq softirq steal
+                return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
+    return None
+
+
 class Sample:
     """CPU and wall clock of one process at one instant; subtract two."""
 

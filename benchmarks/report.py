@@ -137,6 +137,9 @@ def _flags(recs):
     disc = sum(r.get("disconnects") or 0 for r in recs)
     if disc:
         notes.append(f"{disc} disconnects")
+    noisy = sum(1 for r in recs if r.get("noisy"))
+    if noisy:
+        notes.append(f"noisy {noisy}/{len(recs)} (other work on the server core)")
     short = sum(1 for r in recs if r.get("low_resolution"))
     if short:
         notes.append(f"short phase {short}/{len(recs)} (under 20 CPU ticks)")
@@ -188,8 +191,10 @@ def fanout_tables(records, contenders, labels):
 def echo_tables(records, contenders, labels):
     recs = [r for r in records if r.get("workload") == "echo"]
     tables = []
-    for clients, grp in sorted(_group(recs, lambda r: r["echo_clients"]).items()):
+    for (clients, pool), grp in sorted(
+            _group(recs, lambda r: (r["echo_clients"], r["clients"])).items()):
         rows = _target_rows(grp, contenders)
+        idle = f", {pool - clients} more connected and idle" if pool > clients else ""
         body = []
         for (mode, name), rs in rows:
             rt = _vals(rs, "rt_per_s")
@@ -201,7 +206,7 @@ def echo_tables(records, contenders, labels):
                 f"{max(_vals(rs, 'loadgen_cpu_pct') or [0]):.0f}", _flags(rs),
             ])
         tables.append(_table(
-            f"Echo/RPC: {clients} clients, one acked event in flight each",
+            f"Echo/RPC: {clients} clients, one acked event in flight each{idle}",
             ["mode", "contender", "round trips/s", "vs F-SIO", "p50 ms", "p99 ms",
              "server CPU µs/rt", "loadgen CPU %", "flags"], body))
     return tables
@@ -388,7 +393,7 @@ def _versions(meta):
             lines.append(f"- {name} {pk[name]}")
     for c in meta.get("contenders", []):
         info = c.get("info") or {}
-        if c["name"] != BASELINE:
+        if c["name"] != BASELINE and c.get("kind") == "python":
             lines.append(f"- {c['label']}: {c.get('module') or c['kind']} "
                          f"{info.get('version')} (implementation: {info.get('implementation')})")
     if mach.get("node"):
@@ -413,7 +418,9 @@ def write_docs(meta, records, tables, chart_path, results_path, page=DOCS_PAGE):
         f"Latest run: {meta.get('started', '?')}, preset **{meta.get('preset', '?')}**, "
         f"{meta.get('reps', '?')} repetitions per measurement, contenders alternated.",
         "",
-        f"Command: `{meta.get('command', '?')}` (raw results: `{rel_results}`, not committed).",
+        f"Command: `{meta.get('invoked_as') or meta.get('command', '?')}`"
+        + (f" (`{meta['command']}`)" if meta.get("invoked_as") else "")
+        + f"; raw results: `{rel_results}` (not committed).",
         "",
         "## Machine",
         "",
@@ -441,8 +448,9 @@ def write_docs(meta, records, tables, chart_path, results_path, page=DOCS_PAGE):
         "- Each figure is the median over repetitions, (min–max) in parentheses. "
         "`vs F-SIO` compares with Flask-SocketIO in the same async mode (Node: with eventlet); "
         "above 1.00× is better.",
-        "- A run is flagged when the load generator used more than 90% of its core, since it "
-        "may then be the bottleneck.",
+        "- A run is flagged when the load generator used more than 90% of its core (it may "
+        "then be the bottleneck), and as noisy when other work (other processes, interrupts, "
+        "hypervisor steal, from `/proc/stat`) took more than 10% of the server's core.",
         "",
     ]
     if rel_chart:

@@ -26,10 +26,10 @@ sys.path.insert(0, HERE)
 import contenders as contenders_mod  # noqa: E402
 import inprocess  # noqa: E402
 import machine  # noqa: E402
-import procstat  # noqa: E402
 import processes  # noqa: E402
 import report  # noqa: E402
 import workloads  # noqa: E402
+from session import LiveSession  # noqa: E402
 
 RESULTS_DIR = os.path.join(HERE, "results")
 
@@ -108,56 +108,62 @@ def targets_for_rep(chosen, modes, rep):
     return out
 
 
-def run_session(contender, info, mode, session, plan, rep, cores, log_dir, deflate):
-    """Yield one record per phase of ``session`` (an error record on failure)."""
-    base = {"type": "result", "rep": rep, "contender": contender.name, "label": contender.label,
-            "kind": contender.kind, "mode": mode, "session": session.name,
-            "clients": session.clients, "transport": session.transport,
-            "implementation": info.get("implementation")}
-    tag = f"{contender.name}-{mode}"
-    server = processes.ServerProcess(contender, mode, cores[0],
-                                     os.path.join(log_dir, f"server-{tag}.log"))
-    loadgen = None
-    try:
-        server.start()
-        loadgen = processes.LoadGen(server.port, cores[1],
-                                    os.path.join(log_dir, f"loadgen-{tag}.log"), deflate)
-        loadgen.call("hello", timeout=30)
-        time.sleep(0.2)
-        rss0 = procstat.memory_kb(server.pid)["rss_kb"]
-        conn = loadgen.call("connect", timeout=600, n=session.clients,
-                            transport=session.transport, concurrency=50, connect_timeout=60)
-        base.update(connected=conn["total"], connect_failed=conn["failed"],
-                    connect_s=conn["elapsed_s"])
-        if conn["failed"]:
-            base["connect_errors"] = conn["errors"]
-        if conn["total"] == 0:
-            raise RuntimeError(f"no client could connect: {conn['errors']}")
-        for phase in session.phases:
-            rec = workloads.run_phase(phase, session, server, loadgen, plan, rss0)
-            yield dict(base, **rec)
-            if not server.alive():
-                raise RuntimeError("server died during the " + phase.kind + " phase")
-    except Exception as exc:  # one broken session must not end the whole run
-        yield dict(base, workload="error", error=f"{type(exc).__name__}: {exc}")
-    finally:
-        if loadgen is not None:
-            loadgen.close()
-        server.stop()
+def run_sessions(chosen, plan, cores, log_dir, deflate, on_record):
+    """Every session for every target, in the plan's order."""
+    def live(target, spec):
+        contender, info, mode = target
+        return LiveSession(contender, info, mode, spec, plan, cores, log_dir, deflate)
+
+    if not plan.keep_alive:
+        for rep in range(plan.reps):
+            for spec in plan.sessions:
+                for target in targets_for_rep(chosen, plan.modes, rep):
+                    s = live(target, spec)
+                    try:
+                        for rec in s.open(rep):
+                            on_record(rec, rep, spec, target)
+                        for rec in s.measure(rep):
+                            on_record(rec, rep, spec, target)
+                    finally:
+                        s.close()
+        return
+    # One live session per target, for all repetitions; targets of one mode
+    # (the ones compared with each other) alive side by side.
+    for spec in plan.sessions:
+        for mode in list(plan.modes) + ["node"]:
+            group = [t for t in targets_for_rep(chosen, plan.modes, 0) if t[2] == mode]
+            if not group:
+                continue
+            sessions = {}
+            try:
+                for target in group:
+                    sessions[target[0].name] = s = live(target, spec)
+                    for rec in s.open(0):
+                        on_record(rec, 0, spec, target)
+                for rep in range(plan.reps):
+                    for target in targets_for_rep(chosen, plan.modes, rep):
+                        if target[2] == mode:
+                            for rec in sessions[target[0].name].measure(rep):
+                                on_record(rec, rep, spec, target)
+            finally:
+                for s in sessions.values():
+                    s.close()
 
 
 def _summary(rec):
     w = rec.get("workload")
+    noise = (f" core-other {rec['server_core_other_pct']:.0f}%"
+             if rec.get("server_core_other_pct") is not None else "")
     if w == "fanout":
         flag = " SATURATED-LOADGEN" if rec.get("loadgen_saturated") else ""
         bad = "" if not (rec["lost"] or rec["out_of_order"]) else \
             f" LOST {rec['lost']} OOO {rec['out_of_order']}"
         return (f"{rec['variant']:5s} {rec['delivered']:>8} msgs {rec['msgs_per_s']:>9.0f}/s "
                 f"cpu {report.fmt(rec['server_cpu_us_per_msg'])} us/msg "
-                f"lg {rec['loadgen_cpu_pct']:.0f}%{bad}{flag}")
+                f"lg {rec['loadgen_cpu_pct']:.0f}%{noise}{bad}{flag}")
     if w == "echo":
         return (f"echo  {rec['rt_per_s']:>8.0f} rt/s p50 {report.fmt(rec['p50_ms'])} ms "
-                f"p99 {report.fmt(rec['p99_ms'])} ms lg {rec['loadgen_cpu_pct']:.0f}%")
+                f"p99 {report.fmt(rec['p99_ms'])} ms lg {rec['loadgen_cpu_pct']:.0f}%{noise}")
     if w == "idle":
         return f"idle  {rec['kb_per_client']:.1f} KB/client (rss {rec['rss_kb'] // 1024} MB)"
     return f"ERROR {rec.get('error')}"
@@ -212,7 +218,10 @@ def main(argv=None):
         "type": "meta", "run_id": run_id, "started": started.isoformat(timespec="seconds"),
         "command": " ".join(["benchmarks/run.py"] + [shlex.quote(a) for a in
                                                       (sys.argv[1:] if argv is None else argv)]),
+        # the Makefile says which target ran us, e.g. BENCH_COMMAND="make bench"
+        "invoked_as": os.environ.get("BENCH_COMMAND"),
         "preset": args.preset, "reps": plan.reps, "modes": list(plan.modes),
+        "keep_alive": plan.keep_alive,
         "sessions": [{"name": s.name, "clients": s.clients, "transport": s.transport,
                       "phases": [vars(p) for p in s.phases]} for s in plan.sessions],
         "cores": {"server": cores[0], "loadgen": cores[1]}, "nofile": nofile,
@@ -236,15 +245,12 @@ def main(argv=None):
                                      log=os.path.join(log_dir, "inprocess.log"), say=say):
                 write(rec)
         if not args.no_e2e:
-            for rep in range(plan.reps):
-                for session in plan.sessions:
-                    for contender, info, mode in targets_for_rep(chosen, plan.modes, rep):
-                        head = (f"[rep {rep + 1}/{plan.reps}] {session.name:12s} "
-                                f"{mode:9s} {contender.label:20s}")
-                        for rec in run_session(contender, info, mode, session, plan, rep,
-                                               cores, log_dir, args.deflate):
-                            write(rec)
-                            say(f"{head} {_summary(rec)}")
+            def on_record(rec, rep, spec, target):
+                write(rec)
+                say(f"[rep {rep + 1}/{plan.reps}] {spec.name:11s} {target[2]:9s} "
+                    f"{target[0].label:19s} {_summary(rec)}")
+
+            run_sessions(chosen, plan, cores, log_dir, args.deflate, on_record)
     latest = os.path.join(args.results_dir, "latest.jsonl")
     try:
         if os.path.lexists(latest):
