@@ -111,6 +111,14 @@ def on_fanout(opts):
     return {"emit_s": time.perf_counter() - t0}
 
 
+def _websocket_impl():
+    if ARGS.mode == "eventlet":
+        return "eventlet.websocket"
+    if ARGS.mode == "gevent" and sys.modules.get("geventwebsocket") is not None:
+        return "gevent-websocket"
+    return "simple-websocket"
+
+
 @socketio.on("bench_info")
 def on_info():
     return {
@@ -118,6 +126,7 @@ def on_info():
         "version": getattr(sio_layer, "__version__", None)
         or _dist_version(ARGS.module.replace("_", "-")),
         "async_mode": ARGS.mode,
+        "websocket": _websocket_impl(),
         "implementation": getattr(sio_layer, "IMPLEMENTATION", None),
         "pid": os.getpid(),
         "python": platform.python_version(),

@@ -51,7 +51,11 @@ class LiveSession:
                                                   self.server_log).start()
             self.loadgen = processes.LoadGen(self.server.port, self.cores[1],
                                              self.loadgen_log, self.deflate)
-            self.loadgen.call("hello", timeout=30)
+            hello = self.loadgen.call("hello", timeout=30)["info"]
+            # what the server itself says it runs, in case it differs from the probe
+            self.base.update(server_module=hello.get("module"),
+                             server_implementation=hello.get("implementation"),
+                             websocket=hello.get("websocket"))
             time.sleep(0.2)
             self.rss0 = procstat.memory_kb(self.server.pid)["rss_kb"]
             conn = self.loadgen.call("connect", timeout=900, n=self.spec.clients,

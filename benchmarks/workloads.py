@@ -89,9 +89,9 @@ ALL_MODES = ("threading", "eventlet", "gevent", "gevent-sw")
 def make_plan(preset):
     if preset == "full":
         return Plan("full", ALL_MODES, 3, [
-            fanout_session(100, 100_000, 2.0, idle=False),
-            fanout_session(1000, 100_000, 2.0, idle=True),
-            fanout_session(5000, 100_000, 2.0, idle=True),
+            fanout_session(100, 100_000, 1.0, idle=False),
+            fanout_session(1000, 100_000, 1.0, idle=True),
+            fanout_session(5000, 100_000, 1.0, idle=True),
             echo_session(50, 5.0),
             fanout_session(100, 20_000, 0, idle=False, transport="polling",
                            paced=False),
