@@ -58,11 +58,29 @@ def pinned(cmd, cpus):
     return cmd  # handled by _affinity_preexec
 
 
+def _die_with_parent():
+    """Ask Linux to SIGTERM this child if the runner dies (even by SIGKILL),
+    so no server or load generator outlives an interrupted run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _affinity_preexec(cpus):
-    if cpus is None or shutil.which("taskset"):
-        return None
-    cores = {int(c) for c in cpus.split(",")}
-    return lambda: os.sched_setaffinity(0, cores)
+    cores = None
+    if cpus is not None and not shutil.which("taskset"):
+        cores = {int(c) for c in cpus.split(",")}
+
+    def preexec():
+        _die_with_parent()
+        if cores is not None:
+            os.sched_setaffinity(0, cores)
+
+    return preexec
 
 
 def _stop(proc, grace=5.0):
