@@ -58,7 +58,7 @@ import os  # noqa: E402
 import threading  # noqa: E402
 
 import flask  # noqa: E402
-from flask import Flask, jsonify, request  # noqa: E402
+from flask import Flask, g, jsonify, request, session  # noqa: E402
 
 impl = importlib.import_module(ARGS.impl)
 SocketIO = impl.SocketIO
@@ -70,6 +70,7 @@ call = impl.call
 join_room = impl.join_room
 leave_room = impl.leave_room
 rooms = impl.rooms
+close_room = impl.close_room
 disconnect = impl.disconnect
 
 app = Flask(__name__)
@@ -96,6 +97,8 @@ def _record_reason(namespace, reason):
 
 def _check_auth(auth):
     token = auth.get('token') if isinstance(auth, dict) else None
+    if token == 'chat-no':
+        return True  # refused by /chat only
     if token == 'false':
         return False
     if token == 'raise':
@@ -168,6 +171,17 @@ def reasons(sid):
             return jsonify(found)
         socketio.sleep(0.02)
         waited += 0.02
+
+
+@app.route('/login')
+def login():
+    session['user'] = request.args['user']
+    return 'ok'
+
+
+@app.route('/session')
+def http_session():
+    return jsonify(user=session.get('user'), count=session.get('count'))
 
 
 @app.route('/stop')
@@ -306,6 +320,8 @@ def on_boom(data):
 
 @socketio.on_error_default
 def on_any_error(exc):
+    if request.namespace == '/err':
+        raise exc  # leave it to that namespace's error() hook
     return {'error': type(exc).__name__, 'message': str(exc)}
 
 
@@ -314,6 +330,51 @@ def on_request_info():
     return {'sid_matches': request.sid is not None,
             'namespace': request.namespace,
             'event': request.event['message']}
+
+
+@socketio.on('session_get')
+def on_session_get():
+    return {'user': session.get('user'), 'count': session.get('count')}
+
+
+@socketio.on('session_incr')
+def on_session_incr():
+    session['count'] = session.get('count', 0) + 1
+    return session['count']
+
+
+@socketio.on('g_probe')
+def on_g_probe():
+    # flask.g must be fresh for every event
+    before = getattr(g, 'probe', 'unset')
+    g.probe = 'set'
+    return before
+
+
+@socketio.on('close_room')
+def on_close_room(room):
+    close_room(room)
+    return 'closed'
+
+
+@socketio.on('bg_ticks')
+def on_bg_ticks(n):
+    """Emit from a background task (no request context), then ask the
+    client with a server-level callback."""
+    sid = request.sid
+
+    def ticker():
+        for i in range(n):
+            socketio.sleep(0.01)
+            socketio.emit('tick', i, to=sid)
+
+        def answered(*answer):
+            socketio.emit('bg_ack', list(answer), to=sid)
+
+        socketio.emit('ask', n, to=sid, callback=answered)
+
+    socketio.start_background_task(ticker)
+    return 'started'
 
 
 @socketio.on('disconnect_me')
@@ -333,6 +394,8 @@ class ChatNamespace(Namespace):
     """Class-based handlers for /chat, dispatched by ``on_<event>``."""
 
     def on_connect(self, auth):
+        if isinstance(auth, dict) and auth.get('token') == 'chat-no':
+            return False  # while "/" lets the same client in
         if not _check_auth(auth):
             return False
         emit('welcome', {'sid': request.sid, 'namespace': request.namespace,
@@ -368,6 +431,44 @@ def on_chat_shout(data):
     # a decorator handler living beside the class-based namespace
     emit('shouted', data.upper(), namespace='/chat')
     return 'shouted'
+
+
+# ------------------------------------------------------ namespace "/any"
+
+@socketio.on('*', namespace='/any')
+def on_any_event(event, *args):
+    return ['caught', event, list(args), request.namespace]
+
+
+# ----------------------------- any namespace without its own handlers
+
+@socketio.on('where', namespace='*')
+def on_where_anywhere(*args):
+    return [request.namespace, list(args)]
+
+
+# --------------------------------------------------------- namespace "/err"
+
+class ErrorHookNamespace(Namespace):
+    """A class-based namespace with the optional ``error(exc)`` hook."""
+
+    def on_connect(self, auth):
+        if isinstance(auth, dict) and auth.get('token') == 'raise':
+            raise ConnectionRefusedError('bad', {'code': 7})
+
+    def on_fail(self, data):
+        raise KeyError(data)
+
+    def error(self, exc):
+        info = {'error': type(exc).__name__, 'args': list(exc.args)}
+        # Flask-SocketIO runs this hook after the request context is gone
+        info['has_request_context'] = flask.has_request_context()
+        if flask.has_request_context():
+            info['event'] = request.event['message']
+        return info
+
+
+socketio.on_namespace(ErrorHookNamespace('/err'))
 
 
 if __name__ == '__main__':

@@ -120,8 +120,10 @@ class Recorder:
 
     # ------------------------------------------------------------ connection
 
-    def connect(self, auth=None, namespaces=None):
-        self.sio.connect(self.url, auth=auth,
+    def connect(self, auth=None, namespaces=None, headers=None):
+        # a copy: engineio's websocket upgrade deletes "Cookie" from the
+        # dict it is given
+        self.sio.connect(self.url, auth=auth, headers=dict(headers or {}),
                          transports=TRANSPORTS[self.transport],
                          namespaces=namespaces or self.namespaces,
                          wait_timeout=TIMEOUT)

@@ -315,6 +315,105 @@ def scenario_disconnects(url, transport):
     return obs
 
 
+def scenario_session_and_g(url, transport):
+    http = requests.Session()
+    http.get(url + '/login', params={'user': 'alice'},
+             timeout=TIMEOUT).raise_for_status()
+    cookie = {'Cookie': '; '.join('%s=%s' % kv for kv in http.cookies.items())}
+    c = Recorder(url, transport).connect(auth=OK, headers=cookie)
+    with closing(c):
+        obs = {
+            'get 1': c.ack('session_get'),
+            'incr 1': c.ack('session_incr'),
+            'incr 2': c.ack('session_incr'),
+            'get 2': c.ack('session_get'),
+            'g 1': c.ack('g_probe'),
+            'g 2': c.ack('g_probe'),
+        }
+    obs['http after'] = http.get(url + '/session', timeout=TIMEOUT).json()
+    c2 = Recorder(url, transport).connect(auth=OK, headers=cookie)
+    with closing(c2):
+        obs['second connection'] = [c2.ack('session_get'),
+                                    c2.ack('session_incr')]
+    anonymous = Recorder(url, transport).connect(auth=OK)
+    with closing(anonymous):
+        obs['no cookie'] = anonymous.ack('session_get')
+    return obs
+
+
+def scenario_more_emits(url, transport):
+    a = connected(url, transport)
+    b = connected(url, transport)
+    with closing(a, b):
+        a.ack('join', 'doomed')
+        b.ack('join', 'doomed')
+        obs = {'close': a.ack('close_room', 'doomed')}
+        a.ack('to_room', {'room': 'doomed', 'event': 'room_msg',
+                          'data': 'gone'})
+        a.fence()
+        b.fence()
+        obs['after close: a'] = a.received('room_msg')
+        obs['after close: b'] = b.received('room_msg')
+        obs['after close: b rooms'] = b.unsid(b.ack('my_rooms'))
+        b.ack('join', 'bin')
+        a.ack('to_room', {'room': 'bin', 'event': 'bin_msg',
+                          'data': {'x': [b'\x00', b'\xff' * 3]}})
+        obs['binary to room'] = b.wait_for('bin_msg')
+        obs['background'] = a.ack('bg_ticks', 3)
+        obs['background ack'] = a.wait_for('bg_ack')
+        obs['ticks'] = a.received('tick')
+        obs['asked'] = a.received('ask')
+        obs['send bytes'] = a.send(b'\x01bin')
+        obs['send bytes reply'] = a.wait_for('json')
+        obs['where /'] = a.ack('where', 'r')
+    return obs
+
+
+def scenario_namespace_edges(url, transport):
+    obs = {}
+    # "/" accepts the token, "/chat" refuses it: the whole connect fails
+    c = Recorder(url, transport, ['/', '/chat'])
+    with closing(c):
+        try:
+            c.connect(auth={'token': 'chat-no'})
+            obs['partial refusal'] = 'connected'
+        except socketio.exceptions.ConnectionError as exc:
+            obs['partial refusal'] = list(exc.args)
+        obs['partial refusal events'] = sorted(
+            (ns, ev, c.unsid(args)) for ns, ev, args in c.events
+            if ev != 'welcome')
+    d = Recorder(url, transport, ['/any']).connect(auth=OK)
+    with closing(d):
+        obs['catch-all'] = d.ack('anything', 1, 'two', namespace='/any')
+        obs['catch-all echo'] = d.ack('echo', 'x', namespace='/any')
+        obs['catch-all no args'] = d.ack('bare', namespace='/any')
+    e = Recorder(url, transport, ['/elsewhere'])
+    with closing(e):
+        try:
+            e.connect(auth=OK)
+            obs['unregistered namespace'] = e.ack('where', 'q',
+                                                  namespace='/elsewhere')
+        except socketio.exceptions.ConnectionError as exc:
+            obs['unregistered namespace'] = list(exc.args)
+        obs['unregistered namespace events'] = e.events
+    f = Recorder(url, transport, ['/err']).connect(auth=OK)
+    with closing(f):
+        obs['namespace * handler on /err'] = f.ack('where', 'q',
+                                                   namespace='/err')
+        obs['upstream bug: error() hook'] = f.ack('fail', 'k',
+                                                  namespace='/err')
+    g = Recorder(url, transport, ['/err'])
+    with closing(g):
+        try:
+            g.connect(auth={'token': 'raise'})
+            result = 'connected'
+        except socketio.exceptions.ConnectionError as exc:
+            result = list(exc.args)
+        obs['upstream bug: refusal with error() hook'] = [
+            result, [(ev, args) for ns, ev, args in g.events]]
+    return obs
+
+
 def _either_close(reason):
     # Client.disconnect() queues its "41" packets and closes the WebSocket
     # right away, so the server may see the transport go first: a race in
@@ -538,6 +637,65 @@ def test_simple_client(differential, transport):
     assert obs['call'] == ('x', 'two', 3)
     assert obs['received'] == ['echo_reply', [b'bin', 'text']]
     assert obs['transport'] == 'websocket'
+
+
+def test_session_and_g(differential, transport):
+    obs = differential(scenario_session_and_g, transport)
+    # manage_session=True: a per-connection copy of the HTTP session
+    assert obs['get 1'] == [{'user': 'alice', 'count': None}]
+    assert obs['incr 1'] == [1]
+    assert obs['incr 2'] == [2]
+    assert obs['get 2'] == [{'user': 'alice', 'count': 2}]
+    assert obs['g 1'] == obs['g 2'] == ['unset']
+    assert obs['http after'] == {'user': 'alice', 'count': None}
+    assert obs['second connection'] == [[{'user': 'alice', 'count': None}],
+                                        [1]]
+    assert obs['no cookie'] == [{'user': None, 'count': None}]
+
+
+def test_close_room_background_tasks_binary_rooms(differential, transport):
+    obs = differential(scenario_more_emits, transport)
+    assert obs['close'] == ['closed']
+    assert obs['after close: a'] == obs['after close: b'] == []
+    assert obs['after close: b rooms'] == [['<self />']]
+    assert obs['binary to room'] == [[{'x': [b'\x00', b'\xff' * 3]}]]
+    assert obs['background'] == ['started']
+    assert obs['ticks'] == [[0], [1], [2]]
+    assert obs['asked'] == [[3]]
+    assert obs['background ack'] == [[['a1', 3]]]
+    assert obs['send bytes'] == ['message-ack']
+    assert obs['send bytes reply'] == [[{'got_message': b'\x01bin'}]]
+    assert obs['where /'] == [['/', ['r']]]
+
+
+def test_namespace_edges(differential, transport, impl):
+    obs = differential(scenario_namespace_edges, transport)
+    assert obs['partial refusal'] == [
+        'One or more namespaces failed to connect: /chat']
+    assert ('/chat', 'connect_error', [REJECTED]) in \
+        obs['partial refusal events']
+    assert obs['catch-all'] == [['caught', 'anything', [1, 'two'], '/any']]
+    assert obs['catch-all echo'] == [['caught', 'echo', ['x'], '/any']]
+    assert obs['catch-all no args'] == [['caught', 'bare', [], '/any']]
+    # a namespace='*' handler does not open unregistered namespaces...
+    assert obs['unregistered namespace'] == [
+        'One or more namespaces failed to connect: /elsewhere']
+    assert obs['unregistered namespace events'] == [
+        ('/elsewhere', 'connect_error', ['Unable to connect'])]
+    # ...but serves a namespace that has no decorator handlers of its own
+    assert obs['namespace * handler on /err'] == [['/err', ['q']]]
+    hook = obs['upstream bug: error() hook']
+    refusal = obs['upstream bug: refusal with error() hook']
+    if impl == 'flask_socketio':
+        assert hook == [{'error': 'KeyError', 'args': ['k'],
+                         'has_request_context': False}]
+        assert refusal == ['connected', [('connect', [])]]
+    else:
+        assert hook == [{'error': 'KeyError', 'args': ['k'],
+                         'has_request_context': True, 'event': 'fail'}]
+        assert refusal == [
+            ['One or more namespaces failed to connect: /err'],
+            [('connect_error', [{'message': 'bad', 'data': {'code': 7}}])]]
 
 
 @pytest.mark.parametrize('how', ['socket.io disconnect', 'engine.io close',
