@@ -28,6 +28,15 @@ cdef dict _NO_PAIRS_DICT = {}
 # in between, so each change gets a stamp of its own (see rooms_py)
 cdef unsigned long long _stamp_counter = 0
 
+cdef object _item(dict d, object key):
+    # d[key], raising KeyError(key) even for key None (Cython's own dict
+    # indexing raises a KeyError without args then, unlike Python's)
+    cdef PyObject *found = PyDict_GetItem(d, key)
+    if found is NULL:
+        raise KeyError(key)
+    return <object>found
+
+
 cdef inline unsigned long long _stamp():
     global _stamp_counter
     _stamp_counter += 1
@@ -115,7 +124,7 @@ cdef class Registry:
         else:
             members = <Room>found
         if eio_sid is None:
-            eio_sid = ns[None][sid]
+            eio_sid = _item(ns, None)[sid]
         old = members.get(sid, _MISSING)
         if members.inv is not None:
             # python-socketio's None room is a bidict: one sid per eio_sid
@@ -221,7 +230,7 @@ cdef class Registry:
     def eio_from_sid(self, sid, namespace):
         cdef object ns = self.rooms.get(namespace)
         if ns is not None:
-            return (<dict>ns)[None].get(sid)
+            return _item(<dict>ns, None).get(sid)
         return None
 
 

@@ -17,6 +17,7 @@ from flask import json as flask_json
 
 from . import _speedups, serving
 from .dispatch import Dispatcher
+from .manager import FastManager, describe_manager, fast_manager_supported
 from .middleware import SocketIOMiddleware
 from .namespace import Namespace
 from .packet import Packet
@@ -130,7 +131,13 @@ class SocketIO:
         # serializer; a user's json= still wins, python-socketio assigns it
         # to whichever packet class is in use
         options.setdefault('serializer', Packet)
+        if 'client_manager' not in options and fast_manager_supported():
+            # our rooms and broadcast fan-out; a new one per server, never
+            # kept in server_options where a second init_app would share it
+            options['client_manager'] = FastManager()
         self.server = Server(**options)
+        self.server.fast_paths['broadcast fan-out'] = describe_manager(
+            self.server.manager, self.server.eio)
         self.async_mode = self.server.async_mode
         for message, handler, namespace in self.handlers:
             self.server.on(message, handler, namespace=namespace)

@@ -332,12 +332,23 @@ def _build_frames(encoded):
     return frame
 
 
-def describe_manager(manager):
-    """One line for the start-up log: which manager fans out broadcasts."""
-    if isinstance(manager, FastManager):
-        return (f'fast ({type(manager).__name__}, '
-                f'{manager.implementation} registry)')
-    return f'stock ({type(manager).__module__}.{type(manager).__name__})'
+def describe_manager(manager, eio=None):
+    """One line for the start-up log: which manager fans out broadcasts,
+    and whether WebSocket recipients get shared frames."""
+    if not isinstance(manager, FastManager):
+        why = '' if fast_manager_supported() else \
+            ', this python-socketio predates the 5.18 manager protocol'
+        return (f'stock ({type(manager).__module__}.'
+                f'{type(manager).__name__}{why})')
+    line = f'fast ({type(manager).__name__}, {manager.implementation} ' \
+        'registry'
+    if eio is not None:
+        if _takes_frames(eio):
+            line += '; shared WebSocket frames'
+        else:
+            line += '; per-recipient sends (this Engine.IO server takes no ' \
+                'shared frames)'
+    return line + ')'
 
 
 # -- the message-queue managers, with FastManager under their local fan-out

@@ -5,9 +5,15 @@ and hands every other unknown scheme to Kombu, so ``valkey://`` and
 ``redis+sentinel://`` URLs (which python-socketio's RedisManager supports)
 end up in the wrong backend.  We route them by scheme instead; see
 docs/differences.md.
+
+The classes are python-socketio's queue managers with FastManager's local
+fan-out under them (manager.py), or the plain ones on a python-socketio
+whose manager protocol FastManager does not implement.
 """
 
 import socketio
+
+from . import manager as _fast
 
 # scheme (the part before "://", lower-cased) -> manager attribute name
 _REDIS_SCHEMES = frozenset({
@@ -24,15 +30,17 @@ def _scheme(url):
 
 
 def manager_class_for_url(url):
-    """Return the python-socketio manager class that handles ``url``."""
+    """Return the manager class that handles ``url`` (a subclass of the
+    python-socketio manager for that queue)."""
     scheme = _scheme(url)
+    fast = _fast.fast_manager_supported()
     if scheme in _REDIS_SCHEMES:
-        return socketio.RedisManager
+        return _fast.FastRedisManager if fast else socketio.RedisManager
     if scheme == 'kafka':
-        return socketio.KafkaManager
+        return _fast.FastKafkaManager if fast else socketio.KafkaManager
     if scheme.startswith('zmq'):
-        return socketio.ZmqManager
-    return socketio.KombuManager
+        return _fast.FastZmqManager if fast else socketio.ZmqManager
+    return _fast.FastKombuManager if fast else socketio.KombuManager
 
 
 def make_queue_manager(url, channel, write_only):
