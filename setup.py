@@ -8,18 +8,25 @@ the build then warns and ships the twins only.  Setting
 failure (CI and the wheel builds set it, so a broken extension cannot ship
 silently).  ``FLASK_SOCKETIO_FAST_NO_EXTENSIONS=1`` skips compilation on
 purpose and builds the pure-Python wheel.
+
+Cython runs inside ``build_ext`` (not when this file is imported), so making
+an sdist does not need it and a Cython failure gets the same treatment as a
+compiler failure.  The sdist ships the ``.pyx`` sources (see MANIFEST.in).
 """
 
 import glob
 import os
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REQUIRE = os.environ.get("FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS") == "1"
 SKIP = os.environ.get("FLASK_SOCKETIO_FAST_NO_EXTENSIONS") == "1"
+
+CYTHON_DIRECTIVES = {"language_level": "3", "boundscheck": False,
+                     "wraparound": False, "cdivision": True}
 
 
 def _warn(message):
@@ -32,9 +39,26 @@ class OptionalBuildExt(build_ext):
 
     def run(self):
         try:
+            self._cythonize()
             super().run()
-        except Exception as exc:  # compiler missing, toolchain broken, ...
+        except Exception as exc:  # Cython or compiler missing, broken, ...
             self._failed(exc)
+
+    def _cythonize(self):
+        pending = [ext for ext in self.extensions
+                   if any(src.endswith(".pyx") for src in ext.sources)]
+        if not pending:
+            return
+        from Cython.Build import cythonize
+
+        done = cythonize(
+            pending, compiler_directives=CYTHON_DIRECTIVES, quiet=True,
+            include_path=[os.path.join(HERE, "src", "_speedups")])
+        # keep setuptools' own Extension objects (finalize_options has
+        # annotated them); only their sources change, .pyx -> .c
+        by_name = {ext.name: ext for ext in done}
+        for ext in pending:
+            ext.sources = list(by_name[ext.name].sources)
 
     def build_extension(self, ext):
         try:
@@ -61,30 +85,12 @@ def _extensions():
                                "FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 "
                                "contradict each other")
         return []
-    sources = sorted(glob.glob(os.path.join("src", "_speedups", "*.pyx")))
-    if not sources:
-        return []
-    try:
-        from Cython.Build import cythonize
-    except ImportError as exc:
-        if REQUIRE:
-            raise
-        _warn(f"WARNING: Cython is not available ({exc}); installing the "
-              "pure-Python implementation of flask-socketio-fast.")
-        return []
-    from setuptools import Extension
-
     modules = []
-    for src in sources:
+    for src in sorted(glob.glob(os.path.join("src", "_speedups", "*.pyx"))):
         name = os.path.splitext(os.path.basename(src))[0]
         modules.append(Extension(f"flask_socketio_fast._speedups.{name}",
                                  [src]))
-    return cythonize(
-        modules,
-        compiler_directives={"language_level": "3", "boundscheck": False,
-                             "wraparound": False, "cdivision": True},
-        include_path=[os.path.join(HERE, "src", "_speedups")],
-    )
+    return modules
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})
