@@ -163,8 +163,8 @@ def fanout_tables(records, contenders, labels):
             groups.items(), key=lambda kv: (kv[0][0] != "websocket", kv[0][1], kv[0][2])):
         rows = _target_rows(grp, contenders)
         first = grp[0]
-        what = (f"{first['messages']} broadcasts back to back" if variant == "burst" else
-                f"{first['messages']} broadcasts at {first['rate']:g}/s")
+        what = ("broadcasts back to back" if variant == "burst" else
+                f"broadcasts at {first['rate']:g}/s")
         body = []
         for (mode, name), rs in rows:
             cpu = _vals(rs, "server_cpu_us_per_msg")
@@ -174,7 +174,9 @@ def fanout_tables(records, contenders, labels):
             lg = max([max(r.get("loadgen_cpu_pct") or 0, r.get("loadgen_busy_pct") or 0)
                       for r in rs] or [0])
             body.append([
-                mode, labels.get(name, name), spread(_vals(rs, "msgs_per_s"), 0),
+                mode, labels.get(name, name),
+                "/".join(str(m) for m in sorted({r["messages"] for r in rs})),
+                spread(_vals(rs, "msgs_per_s"), 0),
                 spread(cpu), ratio(med(cpu), base, higher_is_better=False),
                 f"{lost}/{ooo}", fmt(med(_vals(rs, "rss_kb")) / 1024 if _vals(rs, "rss_kb") else None, 0),
                 f"{lg:.0f}", _flags(rs),
@@ -182,7 +184,7 @@ def fanout_tables(records, contenders, labels):
         tables.append(_table(
             f"Fan-out, {transport}, {clients} clients, {variant}: {what} "
             f"(n={len(grp) // max(1, len(rows))} reps)",
-            ["mode", "contender", "delivered msg/s", "server CPU µs/msg",
+            ["mode", "contender", "broadcasts", "delivered msg/s", "server CPU µs/msg",
              "vs F-SIO", "lost/ooo", "RSS MB", "loadgen CPU %", "flags"],
             body))
     return tables
@@ -408,7 +410,17 @@ def write_docs(meta, records, tables, chart_path, results_path, page=DOCS_PAGE):
     rel_chart = os.path.relpath(chart_path, os.path.dirname(page)) if chart_path else None
     rel_results = os.path.relpath(results_path, REPO)
     cores = meta.get("cores") or {}
-    notes = meta.get("notes", [])
+    notes = list(meta.get("notes", []))
+    measured = [r for r in records if r.get("workload") in ("fanout", "echo")]
+    noisy = [r for r in measured if r.get("noisy")]
+    if noisy:
+        notes.append(f"{len(noisy)} of {len(measured)} measured phases ran while other work "
+                     f"took more than {10}% of the server's core (a shared machine): read "
+                     "those figures as indicative, and compare ratios rather than absolutes.")
+    saturated = [r for r in measured if r.get("loadgen_saturated")]
+    if saturated:
+        notes.append(f"{len(saturated)} measured phases had the load generator above 90% of "
+                     "its core; the server may have been faster than shown there.")
     parts = [
         "# Performance",
         "",

@@ -20,7 +20,7 @@ class LiveSession:
     def __init__(self, contender, info, mode, spec, plan, cores, log_dir, deflate=False):
         self.contender = contender
         self.mode = mode
-        self.spec = spec
+        self.spec = plan.session_for(spec, mode)
         self.plan = plan
         self.cores = cores
         self.deflate = deflate
