@@ -69,6 +69,8 @@ def parse_args(argv=None):
                            "without size overrides)")
     docs.add_argument("--no-docs", dest="docs", action="store_false")
     p.add_argument("--results-dir", default=RESULTS_DIR)
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (contenders, modes, sessions, phases) and exit")
     args = p.parse_args(argv)
     args.preset = args.preset or "full"
     if args.docs is None:
@@ -175,10 +177,8 @@ def main(argv=None):
     t_start = time.monotonic()
     started = datetime.datetime.now().astimezone()
     run_id = started.strftime("%Y%m%d-%H%M%S") + f"-{args.preset}"
-    os.makedirs(args.results_dir, exist_ok=True)
     results_path = os.path.join(args.results_dir, f"{run_id}.jsonl")
     log_dir = os.path.join(args.results_dir, f"{run_id}-logs")
-    os.makedirs(log_dir, exist_ok=True)
 
     nofile = processes.raise_fd_limit()
     cores = processes.pick_cores()
@@ -211,9 +211,23 @@ def main(argv=None):
             contenders_mod.LOADGEN_DIR, "ws") is None:
         raise SystemExit("the load generator's npm packages are missing: "
                          "run benchmarks/setup_node.sh (make bench does)")
+    if args.dry_run:
+        for spec in plan.sessions:
+            for mode in plan.modes:
+                sized = plan.session_for(spec, mode)
+                say(f"  {spec.name:11s} {mode:9s} {spec.transport:9s} " + ", ".join(
+                    p.kind + (f" {p.messages}" if p.messages else "")
+                    + (f"@{p.rate:g}/s" if p.rate else "")
+                    + (f" {p.clients}x{p.seconds:g}s" if p.kind == "echo" else "")
+                    for p in sized.phases))
+        say(f"  x {plan.reps} reps, keep-alive {plan.keep_alive}, in-process "
+            f"{'off' if args.no_inprocess else plan.inprocess}, docs {args.docs}")
     say("contenders: " + ", ".join(
         f"{c.label} [{i.get('implementation') or i.get('version')}]" for c, i in chosen))
 
+    if args.dry_run:
+        return 0
+    os.makedirs(log_dir, exist_ok=True)
     meta = {
         "type": "meta", "run_id": run_id, "started": started.isoformat(timespec="seconds"),
         "command": " ".join(["benchmarks/run.py"] + [shlex.quote(a) for a in
