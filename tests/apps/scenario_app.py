@@ -284,6 +284,18 @@ def on_broadcast(data):
     return 'sent'
 
 
+@socketio.on('burst')
+def on_burst(data):
+    """Many emits from one handler, to a room: each recipient must get them
+    all, in order, whatever its transport."""
+    for i in range(data['n']):
+        payload = [i, data['text'], data['blob']] if data.get('blob') \
+            else [i, data['text']]
+        emit('seq', payload, to=data['room'],
+             include_self=data.get('include_self', True))
+    return data['n']
+
+
 @socketio.on('server_broadcast')
 def on_server_broadcast(data):
     # SocketIO.emit without a room reaches everyone in the namespace

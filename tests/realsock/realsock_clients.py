@@ -12,9 +12,16 @@ import queue
 import threading
 
 import engineio
+import engineio.payload
 import socketio
 
 TIMEOUT = 10
+
+# python-engineio refuses a polling payload of more than 16 packets, but its
+# server puts everything queued for a client into one payload, so a burst of
+# emits kills a polling-only python client (any server implementation).
+# This process is only ever a client: lift the cap here.
+engineio.payload.Payload.max_decode_packets = 1000
 TRANSPORTS = {
     'websocket': ['websocket'],
     'upgrade': None,  # python-socketio default: polling, then upgrade
@@ -180,15 +187,22 @@ class Recorder:
     # ------------------------------------------------------------ reading
 
     def wait_for(self, event, namespace='/', count=1):
-        """Block until ``count`` ``event``s arrived; return their args."""
+        """Block until ``count`` ``event``s arrived; return their args.
+        Gives up early if the namespace disconnects first."""
+        def done():
+            return (len(self.received(event, namespace)) >= count
+                    or (event != 'disconnect'
+                        and self.received('disconnect', namespace)))
+
         with self._cond:
-            ok = self._cond.wait_for(
-                lambda: len(self.received(event, namespace)) >= count,
-                timeout=TIMEOUT)
+            self._cond.wait_for(done, timeout=TIMEOUT)
             found = self.received(event, namespace)
-        if not ok:
-            raise AssertionError('waited %ss for %d %r on %s, got %r' % (
-                TIMEOUT, count, event, namespace, self.events))
+        if len(found) < count:
+            seen = repr(self.events)
+            if len(seen) > 1500:
+                seen = seen[:700] + ' ... ' + seen[-700:]
+            raise AssertionError('waited %ss for %d %r on %s, got %s' % (
+                TIMEOUT, count, event, namespace, seen))
         return found
 
     def received(self, event, namespace='/'):

@@ -128,7 +128,7 @@ class AppServer:
         self._log.seek(0)
         text = self._log.read()
         self._log.seek(0, os.SEEK_END)
-        return text[-4000:]
+        return text[-20000:]
 
     def wait_exit(self, timeout):
         """Return code once the process ends, or None after ``timeout``."""
