@@ -130,6 +130,9 @@ class FastManager(socketio.Manager):
         # namespace -> {sid: None}: membership tests without list scans
         self.pending_connect = {}
         self.pending_disconnect = {}
+        #: how many recipients got a shared frame instead of a send (for
+        #: tests and curious operators; one addition per broadcast)
+        self.shared_frames = 0
 
     @property
     def implementation(self):
@@ -285,8 +288,10 @@ class FastManager(socketio.Manager):
         eio = server.eio
         frame = _build_frames(encoded) if _takes_frames(eio) else None
         # the stock hook only forwards to eio.send_packet
-        if self._broadcast(pairs, skip, eio.sockets if frame else None,
-                           frame, eio.send_packet, eio_pkts):
+        shared = self._broadcast(pairs, skip, eio.sockets if frame else None,
+                                 frame, eio.send_packet, eio_pkts)
+        if shared:
+            self.shared_frames += shared
             eio.flush()
 
 

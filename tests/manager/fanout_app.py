@@ -70,9 +70,17 @@ def _target(ref):
 @app.route('/info')
 def info():
     manager = socketio.server.manager
-    return jsonify(impl=ARGS.impl, async_mode=socketio.async_mode,
+    socks = list(socketio.server.eio.sockets.values())
+    kinds = {}
+    for sock in socks:
+        kind = '%s/%s' % (type(sock).__name__,
+                          'sink' if getattr(sock, 'frame_sink', None)
+                          is not None else 'no sink')
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return jsonify(sockets=kinds, impl=ARGS.impl, async_mode=socketio.async_mode,
                    manager=type(manager).__name__,
                    fast_paths=getattr(socketio.server, 'fast_paths', {}),
+                   shared_frames=getattr(manager, 'shared_frames', None),
                    connected=len(_sids), pid=os.getpid())
 
 

@@ -34,7 +34,8 @@ MODES = {
     'gevent-simple-websocket': ['--async-mode', 'gevent',
                                 '--no-gevent-websocket'],
 }
-IMPLS = ['flask_socketio', 'flask_socketio_fast']
+# flask_socketio_fast on each twin: the child selects its speedups itself
+IMPLS = ['flask_socketio', 'flask_socketio_fast', 'flask_socketio_fast-py']
 
 CYCLE = [
     {'via': 'ctx', 'to': 'r1'},
@@ -100,7 +101,9 @@ def expected_events(names, plan, controller):
 
 class FanoutServer:
     def __init__(self, impl, args):
-        self.impl, self.args = impl, args
+        self.impl, _, twin = impl.partition('-')
+        self.pure = twin == 'py'
+        self.args = args
         self.proc = None
         self.log = tempfile.TemporaryFile(mode='w+')
 
@@ -111,6 +114,9 @@ class FanoutServer:
             self.port = s.getsockname()[1]
         env = dict(os.environ, PYTHONUNBUFFERED='1',
                    PYTHONWARNINGS='ignore::DeprecationWarning')
+        env.pop('FLASK_SOCKETIO_FAST_NO_EXTENSIONS', None)
+        if self.pure:
+            env['FLASK_SOCKETIO_FAST_NO_EXTENSIONS'] = '1'
         env['PYTHONPATH'] = os.pathsep.join(
             [str(REPO / 'src')] + ([env['PYTHONPATH']]
                                    if env.get('PYTHONPATH') else []))
@@ -169,8 +175,10 @@ def fanout_server(request):
 def test_thousand_clients_get_exactly_their_broadcasts(fanout_server, impl,
                                                        mode):
     server, info = fanout_server(impl, mode)
-    if impl == 'flask_socketio_fast':
+    if impl.startswith('flask_socketio_fast'):
         assert info['manager'] == 'FastManager'
+        twin = 'python' if impl.endswith('-py') else 'c'
+        assert f'{twin} registry' in info['fast_paths']['broadcast fan-out']
     names = [f'c{i}' for i in range(N_CLIENTS)]
     clients = [RawClient(name, f'name={name}&rooms={",".join(client_rooms(i))}')
                for i, name in enumerate(names)]
@@ -195,6 +203,15 @@ def test_thousand_clients_get_exactly_their_broadcasts(fanout_server, impl,
                            expected[wrong[0]][:20])
         assert sum(len(e) for e in expected.values()) > 10 * N_CLIENTS
         assert not any(c.closed for c in clients)
+        after = server.info()
+        sinks = sum(n for kind, n in after['sockets'].items()
+                    if kind.endswith('/sink'))
+        if sinks == N_CLIENTS:
+            # every connection takes shared frames: every delivery was one
+            assert after['shared_frames'] == sum(
+                len(e) for e in expected.values())
+        print(f'{impl} {mode}: {sinks} connections with a frame sink, '
+              f'{after["shared_frames"]} shared frames')
     except Exception:
         print(server.log_text())
         raise
