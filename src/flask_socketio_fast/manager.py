@@ -26,7 +26,6 @@ every receiving host.
 """
 
 import importlib
-import logging
 
 import socketio
 from engineio import packet as eio_packet
@@ -39,8 +38,6 @@ from . import _speedups
 __all__ = ['FastManager', 'FastRedisManager', 'FastKafkaManager',
            'FastKombuManager', 'FastZmqManager', 'fast_manager_supported',
            'describe_manager']
-
-logger = logging.getLogger('flask_socketio_fast')
 
 _EVENT = sio_packet.EVENT
 _MESSAGE = eio_packet.MESSAGE
