@@ -630,7 +630,10 @@ cdef class PacketBase:
         self._pending = False
         self.namespace = namespace
         self.id = id
-        if self.uses_binary_events:
+        # (binary=None with data=None, the decoding case, is never binary:
+        # no need to look up uses_binary_events)
+        if (binary is not None or data is not None) and \
+                self.uses_binary_events:
             if binary:
                 self._promote()
             elif binary is None:
