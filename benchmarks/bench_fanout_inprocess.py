@@ -4,13 +4,15 @@ bench_emit.py measures a room of long-polling sockets, which never take
 shared frames.  Here the same room is built (its ``build_room``), then every
 socket is made to look WebSocket-connected with the write stubbed:
 
-* python-engineio's sockets (Flask-SocketIO) keep bench_emit's counting
-  queue, which is where their WebSocket writer would pick packets up;
-* our engine's sockets get a ``frame_sink`` that counts appended frames, the
-  hand-off point of our WebSocket connections (engine/socket.py).
+* python-engineio's sockets (Flask-SocketIO) get a queue whose ``put`` is a
+  list's ``append``: where their WebSocket writer would pick packets up;
+* our engine's sockets get a ``frame_sink`` that is a plain list: where our
+  WebSocket connections take shared frames (engine/socket.py).
 
-So both sides are measured up to the hand-off to the transport, as in
-bench_emit, and every round must reach every recipient exactly once.
+Both stubs are builtin calls, so the numbers are the fan-out's own cost up
+to the hand-off to the transport, as in bench_emit, without the engine's
+buffering (the end-to-end benchmarks measure that); every round must reach
+every recipient exactly once.
 
     .venv/bin/python -m pytest -c benchmarks/pytest.ini benchmarks/bench_fanout_inprocess.py
     BENCH_EMIT_SIZES=1000 ... to pick room sizes
@@ -21,47 +23,46 @@ import pytest
 from bench_emit import DATA, SIZES, build_room
 
 
-class CountingSink:
-    """Stands in for a WebSocket connection's outbound buffer."""
+class ListQueue:
+    """A socket's outgoing queue that only keeps what is put."""
 
-    __slots__ = ("count",)
+    __slots__ = ("put", "items")
 
     def __init__(self):
-        self.count = 0
-
-    def append(self, frame):
-        self.count += 1
+        self.items = []
+        self.put = self.items.append
 
 
-def _stub_websockets(socketio):
-    """Give each of our engine's sockets a counting frame sink; returns the
-    sinks (empty for python-engineio, whose sockets have no such API)."""
-    eio = socketio.server.eio
-    sinks = []
+def _stub_transport(socketio):
+    """Stub every socket's hand-off; returns one list per socket (in room
+    order) that collects what the socket was given."""
+    got = []
     stubbed = {}
-    for sock in eio.sockets.values():
+    for sock in socketio.server.eio.sockets.values():
         cls = type(sock)
         if getattr(cls, "frame_sink", None) is None:
+            sock.queue = ListQueue()
+            got.append(sock.queue.items)
             continue
         sub = stubbed.get(cls)
         if sub is None:
-            sub = stubbed[cls] = type("Stubbed" + cls.__name__, (cls,), {
-                "frame_sink": property(lambda self: self.bench_sink)})
+            # a plain attribute in place of the property
+            sub = stubbed[cls] = type("Stubbed" + cls.__name__, (cls,),
+                                      {"frame_sink": None})
         sock.__class__ = sub
-        sock.bench_sink = CountingSink()
-        sinks.append(sock.bench_sink)
-    return sinks
+        sock.frame_sink = []
+        got.append(sock.frame_sink)
+    return got
 
 
 @pytest.mark.parametrize("n", SIZES, ids=lambda n: f"room{n}")
 def test_emit_room_websocket(benchmark, sio_module, n):
-    socketio, queues = build_room(sio_module, n)
-    frame_sinks = _stub_websockets(socketio)
+    socketio, _ = build_room(sio_module, n)
+    got = _stub_transport(socketio)
     benchmark.group = f"emit to a room of {n} WebSocket clients"
     benchmark.extra_info["recipients"] = n
     benchmark.extra_info["module"] = sio_module.__name__
-    benchmark.extra_info["shared_frames"] = bool(frame_sinks)
     benchmark(socketio.emit, "m", DATA, to="bench")
-    got = [q.count + (frame_sinks[i].count if frame_sinks else 0)
-           for i, q in enumerate(queues)]
-    assert got[0] >= 1 and all(c == got[0] for c in got)
+    rounds = len(got[0])
+    assert rounds >= 1 and all(len(g) == rounds for g in got)
+    benchmark.extra_info["shared_frames"] = isinstance(got[0][0], bytes)
