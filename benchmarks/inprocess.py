@@ -20,7 +20,10 @@ import tempfile
 from contenders import DEFAULT_CONTENDERS, HERE, available
 from processes import pick_cores, pinned
 
-DEFAULT_FILES = ("bench_emit.py",)
+# Files that take the module under test from the ``sio_module`` fixture
+# (bench_codec.py compares its implementations itself, in one process).
+DEFAULT_FILES = tuple(f for f in ("bench_emit.py", "bench_fanout_inprocess.py")
+                      if os.path.exists(os.path.join(HERE, f)))
 
 
 def run_contender(contender, files, cpus, max_time, min_rounds, sizes, log):
