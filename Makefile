@@ -38,3 +38,14 @@ examples/node_modules/.package-lock.json: examples/package.json examples/package
 clean:
 	rm -rf build dist *.egg-info src/*.egg-info src/_speedups/*.c \
 	    src/flask_socketio_fast/_speedups/*.so .pytest_cache .hypothesis
+
+# side-by-side comparison with Flask-SocketIO (and Node's socket.io when
+# node is present); writes benchmarks/results/ and regenerates
+# docs/performance.md.  `make bench-quick` finishes in about 3 minutes.
+bench: build
+	bash benchmarks/setup_node.sh
+	BENCH_COMMAND="make bench" $(PY) benchmarks/run.py $(BENCH_ARGS)
+
+bench-quick: build
+	bash benchmarks/setup_node.sh
+	BENCH_COMMAND="make bench-quick" $(PY) benchmarks/run.py --quick $(BENCH_ARGS)
