@@ -369,3 +369,10 @@ def test_json_module_assigned_on_class_is_used(impl):
 
 def test_default_json_is_the_orjson_adapter(impl):
     assert impl.Packet.json is jsonmod
+
+
+def test_encode_twice_gives_the_same_output(impl):
+    for data in (['x', b'y', {'z': [bytearray(b'w')]}], ['plain', 1]):
+        pkt = impl.Packet(sp.EVENT, data=data, namespace='/n', id=1)
+        assert pkt.encode() == pkt.encode() == \
+            UpstreamPacket(sp.EVENT, data=data, namespace='/n', id=1).encode()
