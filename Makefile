@@ -49,3 +49,14 @@ bench: build
 bench-quick: build
 	bash benchmarks/setup_node.sh
 	BENCH_COMMAND="make bench-quick" $(PY) benchmarks/run.py --quick $(BENCH_ARGS)
+
+# the long fuzz run of every compiled decoder (about 20 minutes here); a
+# short run of the same tests is part of `make test`
+fuzz: build
+	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 FSF_HYPOTHESIS_EXAMPLES=20000 $(PY) -m pytest -q -p no:cacheprovider --timeout=3600 tests/codec/test_fuzz.py
+	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 FSF_HYPOTHESIS_EXAMPLES=3000 $(PY) -m pytest -q -p no:cacheprovider --timeout=3600 tests/codec/test_properties.py
+
+# sdist and compiled wheel for this machine into dist/ (release wheels for
+# every platform come from cibuildwheel, see .github/workflows/wheels.yml)
+wheel: venv
+	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) -m build --no-isolation --outdir dist .
