@@ -7,12 +7,16 @@ leaves the stock behaviour alone and says so in ``fast_paths`` (which
 
 * **Handler threads** (threading mode, ``async_handlers=True``): events run
   on reused worker threads (handler_pool.py) instead of a new thread each.
+* **Engine** (every mode): our engineio.Server subclass (engine/), with its
+  own WebSocket driver, frame codec and ping timer, when the installed
+  python-engineio is one it was written for.
 """
 
 import logging
 
 import socketio
 
+from .engine import engine_server_class
 from .handler_pool import HandlerPool
 
 logger = logging.getLogger('flask_socketio_fast')
@@ -28,6 +32,8 @@ class Server(socketio.Server):
     def __init__(self, *args, max_handler_threads=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fast_paths = {}
+        self.fast_paths['engine'] = getattr(
+            self.eio, 'fast_path', None) or self._engine_fallback
         self._handler_pool = None
         if self.eio.async_mode != 'threading':
             self.fast_paths['handler threads'] = (
@@ -39,6 +45,11 @@ class Server(socketio.Server):
             self._handler_pool = HandlerPool(max_workers=max_handler_threads)
             bound = max_handler_threads or 'no'
             self.fast_paths['handler threads'] = f'pooled ({bound} bound)'
+
+    def _engineio_server_class(self):
+        cls, reason = engine_server_class()
+        self._engine_fallback = reason
+        return cls
 
     def start_background_task(self, target, *args, **kwargs):
         pool = self._handler_pool

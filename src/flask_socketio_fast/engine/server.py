@@ -1,0 +1,240 @@
+"""Our Engine.IO server: python-engineio's, with our WebSocket transport.
+
+What changes against ``engineio.Server`` (everything else -- polling, CORS,
+cookies, compression of polling responses, the service task -- is stock):
+
+* WebSocket connections in threading (Werkzeug), eventlet and gevent
+  (pywsgi, with or without gevent-websocket) are served by our driver and
+  frame codec (driver.py, wsconn.py, socket.py); others take the stock path.
+* Pings come from one timer task per server (timers.py), not a task per
+  ping per connection.
+* Rejected polling POSTs are answered at once (socket.py).
+* A handler exception is logged with a traceback once per window, then as
+  one-line summaries (ratelog.py): a flood of malformed packets cannot
+  flood the log or stall an event loop.
+* Polling responses encode each packet afresh (python-engineio's
+  ``Packet.encode`` cache breaks binary packets shared by a WebSocket and
+  a polling recipient).
+* ``flush()`` / ``batch()`` write the frames queued through ``frame_sink``
+  (socket.py has the fan-out API).
+
+Options (all keyword arguments of ``SocketIO(...)`` / ``socketio.Server``):
+
+``websocket_compression`` (False)
+    Negotiate permessage-deflate when the client offers it.  Off by
+    default, like Node's socket.io: compressed connections cannot share
+    pre-encoded broadcast frames, and each costs zlib state.
+``websocket_max_pending_bytes`` (4 MiB), ``websocket_max_pending_frames``
+(10,000)
+    Bound of one connection's outbound buffer; a client that lets it
+    overflow is disconnected.
+``websocket_close_timeout`` (5 s)
+    How long the close handshake may take before the socket is shut down.
+``max_polling_packets`` (1,000)
+    Packets accepted in one polling POST (python-engineio: 16, and it
+    silently drops the rest).  More is answered ``400``.
+"""
+
+import collections
+import contextlib
+import logging
+import threading
+
+import engineio
+from engineio import exceptions, packet
+
+from .. import _speedups
+from . import socket as engine_socket
+from .backends import backend_for
+from .driver import Driver
+from .ratelog import RateLimitedLog
+from .timers import Timers
+
+logger = logging.getLogger('flask_socketio_fast')
+_eio = _speedups.eio
+
+DEFAULTS = {
+    'websocket_compression': False,
+    'websocket_max_pending_bytes': 4 * 1024 * 1024,
+    'websocket_max_pending_frames': 10000,
+    'websocket_close_timeout': 5.0,
+    'max_polling_packets': 1000,
+}
+
+
+class EngineServer(engineio.Server):
+    socket_class = engine_socket.Socket
+
+    def __init__(self, *args, **kwargs):
+        options = {name: kwargs.pop(name, default)
+                   for name, default in DEFAULTS.items()}
+        super().__init__(*args, **kwargs)
+        for name, value in options.items():
+            setattr(self, name, value)
+        self.max_http_buffer_size = int(self.max_http_buffer_size)
+        self._pending = collections.deque()
+        self._timers = Timers(self)
+        self._ratelog = RateLimitedLog(self.logger)
+        self._handler_errors = RateLimitedLog(self.logger, burst=3)
+        self._connect_lock = threading.Lock()
+        #: WebSocket sessions our driver has served (tests, monitoring)
+        self.websocket_sessions = 0
+        backend = backend_for(self.async_mode)
+        if backend is None or 'websocket' not in self.transports:
+            self._driver = None
+            why = 'WebSocket not enabled' if backend is not None else \
+                f'no driver for {self.async_mode}'
+            self.fast_path = f'stock WebSocket ({why})'
+        else:
+            self._driver = Driver(self, backend)
+            servers = {'threading': 'Werkzeug',
+                       'eventlet': 'eventlet.wsgi',
+                       'gevent': 'gevent pywsgi, with or without '
+                                 'gevent-websocket'}[self.async_mode]
+            compression = 'on request' if self.websocket_compression \
+                else 'off'
+            self.fast_path = (f'own WebSocket driver and frame codec '
+                              f'({servers}; permessage-deflate '
+                              f'{compression}), one ping timer')
+
+    # -- the fan-out API (see socket.py) -------------------------------------
+
+    def flush(self):
+        """Write every connection that has appended frames."""
+        pending = self._pending
+        while True:
+            try:
+                conn = pending.popleft()
+            except IndexError:
+                return
+            conn.flush()
+
+    @contextlib.contextmanager
+    def batch(self):
+        """``with engine.batch(): ...append frames...`` flushes at the end,
+        also when the block raises."""
+        try:
+            yield self
+        finally:
+            self.flush()
+
+    # -- WebSocket -----------------------------------------------------------
+
+    def _ws_prepare(self, environ):
+        """A Pending upgrade, an error response dict, or None (stock)."""
+        if self._driver is None or \
+                engine_socket._patched('_websocket_handler'):
+            # instrument() watches the stock handler's frames: let it
+            return None
+        return self._driver.prepare(environ)
+
+    def _handle_connect(self, environ, start_response, transport,
+                        jsonp_index=None):
+        pending = None
+        if transport == 'websocket':
+            pending = self._ws_prepare(environ)
+            if isinstance(pending, dict):
+                return pending
+        if self.start_service_task:
+            with self._connect_lock:
+                start = self.start_service_task
+                self.start_service_task = False
+            if start:
+                self.service_task_handle = self.start_background_task(
+                    self._service_task)
+
+        sid = self.generate_id()
+        s = self.socket_class(self, sid)
+        self.sockets[sid] = s
+        s.send(packet.Packet(packet.OPEN, {
+            'sid': sid,
+            'upgrades': self._upgrades(sid, transport),
+            'pingTimeout': int(self.ping_timeout * 1000),
+            'pingInterval': int(
+                self.ping_interval + self.ping_interval_grace_period) * 1000,
+            'maxPayload': self.max_http_buffer_size,
+        }))
+        ret = self._trigger_event('connect', sid, environ, run_async=False)
+        if ret is not None and ret is not True:
+            self.sockets.pop(sid, None)
+            self.logger.warning('Application rejected connection')
+            if pending is not None:
+                pending.reject()
+            return self._unauthorized(ret or None)
+        s.schedule_ping()
+
+        if transport == 'websocket':
+            try:
+                if pending is not None:
+                    return s._ws_main(pending, environ, start_response)
+                return s.handle_get_request(environ, start_response)
+            finally:
+                if s.closed and self.sockets.get(sid) is s:
+                    del self.sockets[sid]
+
+        s.connected = True
+        headers = None
+        if self.cookie:
+            attributes = self.cookie if isinstance(self.cookie, dict) else \
+                {'name': self.cookie, 'path': '/', 'SameSite': 'Lax'}
+            headers = [('Set-Cookie',
+                        self._generate_sid_cookie(sid, attributes))]
+        try:
+            return self._ok(s.poll(), headers=headers,
+                            jsonp_index=jsonp_index)
+        except exceptions.QueueEmpty:
+            return self._bad_request()
+
+    # -- polling responses ---------------------------------------------------
+
+    def _ok(self, packets=None, headers=None, jsonp_index=None):
+        if packets is None:
+            return super()._ok(headers=headers, jsonp_index=jsonp_index)
+        # encoded here rather than by Packet.encode(), whose cache keeps the
+        # first encoding of a packet shared by several recipients: raw bytes
+        # from a WebSocket recipient would break this base64 payload
+        dumps = packet.Packet.json.dumps
+        encode = _eio.encode_packet
+        body = _eio.encode_payload(
+            [encode(p.packet_type, p.data, p.binary, True, dumps)
+             for p in packets], jsonp_index)
+        headers = list(headers or []) + [
+            ('Content-Type', 'text/plain; charset=UTF-8')]
+        return {'status': '200 OK', 'headers': headers,
+                'response': body.encode('utf-8')}
+
+    # -- handlers ------------------------------------------------------------
+
+    def _trigger_event(self, event, *args, **kwargs):
+        run_async = kwargs.pop('run_async', False)
+        handler = self.handlers.get(event)
+        if handler is None:
+            return None
+        if run_async:
+            return self.start_background_task(self._run_handler, event,
+                                              handler, args)
+        return self._run_handler(event, handler, args)
+
+    def _run_handler(self, event, handler, args):
+        try:
+            try:
+                return handler(*args)
+            except TypeError:
+                # disconnect handlers written before the reason argument
+                if event == 'disconnect' and len(args) == 2:
+                    return handler(args[0])
+                raise
+        except Exception as exc:
+            # one traceback per kind of error and window, then one-liners:
+            # a client sending garbage must not flood the log
+            self._handler_errors.log(
+                (event, type(exc).__name__), logging.ERROR,
+                '%s handler error: %s: %s', event, type(exc).__name__, exc,
+                exc_info=True)
+            if event == 'connect':
+                return False
+        return None
+
+    def shutdown(self):
+        self._timers.stop()
+        super().shutdown()

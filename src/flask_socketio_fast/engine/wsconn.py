@@ -1,0 +1,350 @@
+"""One WebSocket connection: raw socket, frame parser, outbound buffer.
+
+Outbound: every frame goes into one ``bytearray`` under the connection's
+lock, in the order it was queued, whichever thread queued it.  When no
+writer is running, the queuing call writes the buffer at once with one
+non-blocking ``send``; whatever the kernel does not take stays buffered and
+a writer task (a thread or greenlet, started only then) waits for the
+socket to drain it and ends when the buffer is empty.  Frames queued while
+the writer runs leave together in its next ``send``.  ``append`` (the
+pre-encoded broadcast path) only queues and marks the connection dirty on
+the engine; ``Engine.flush()`` then writes each dirty connection once.
+
+The buffer is bounded (``max_pending_bytes`` / ``max_pending_frames``); a
+client that lets it overflow, or does not read for ``write_timeout``
+seconds, is cut off: its buffer is dropped and its socket shut down, which
+ends its reader, and the reason is logged once by the reader.
+
+Inbound: ``receive(timeout)`` reads what the socket has into a shared
+buffer and returns the complete events the parser (wsframe) produced.
+
+Closing: ``close(code)`` queues a close frame and half-closes TCP once it
+is written, with a deadline after which the socket is shut down whatever
+the peer does; ``finish()`` (run by the reader when the session ends) waits
+for the buffer to drain, lingers briefly for the peer's close, and shuts
+the socket down, so no writer task outlives the connection.  The WSGI
+server closes the file descriptor.
+"""
+
+import socket
+import threading
+import time
+import zlib
+
+from .. import _speedups
+from .._speedups.wsframe_errors import (INVALID_DATA, MESSAGE_TOO_BIG,
+                                        FrameError)
+
+OPEN, CLOSING, CLOSED = 0, 1, 2
+
+_wsframe = _speedups.wsframe
+_build_close = _wsframe.build_close_frame
+_build_frame = _wsframe.build_frame
+
+# how long finish() waits for the peer's close frame or EOF after ours
+_LINGER = 2.0
+_LINGER_BYTES = 1 << 20
+
+
+class Deflate:
+    """permessage-deflate state of one connection (only when enabled)."""
+
+    def __init__(self, params, level=6):
+        self._level = level
+        self._wbits = params.server_max_window_bits
+        self._reset = params.server_no_context_takeover
+        self._inflater = zlib.decompressobj(-15)
+        self._deflater = self._new_deflater()
+
+    def _new_deflater(self):
+        return zlib.compressobj(self._level, zlib.DEFLATED, -self._wbits)
+
+    def inflate(self, data, limit):
+        """Decompress one message, refusing to produce more than ``limit``
+        bytes (the limit applies to what the message inflates to)."""
+        try:
+            out = self._inflater.decompress(
+                data + b'\x00\x00\xff\xff',
+                0 if limit is None else limit + 1)
+        except zlib.error:
+            raise FrameError(INVALID_DATA, 'bad deflate data') from None
+        if limit is not None and len(out) > limit:
+            raise FrameError(MESSAGE_TOO_BIG,
+                             'message inflates over the size limit')
+        return out
+
+    def deflate(self, data):
+        c = self._deflater
+        out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+        if out.endswith(b'\x00\x00\xff\xff'):
+            out = out[:-4]
+        if self._reset:
+            self._deflater = self._new_deflater()
+        return out
+
+
+class WebSocketConnection:
+    def __init__(self, raw, backend, engine, deflate=None):
+        self.raw = raw
+        self.backend = backend
+        self.engine = engine
+        self.waiter = backend.waiter(raw)
+        self.lock = threading.Lock()
+        self.out = bytearray()
+        self.out_frames = 0
+        self.writer = None
+        self.dirty = False
+        self.state = OPEN
+        self.deflate = deflate
+        self.abort_reason = None
+        self._shut_after_flush = False
+        self._deadline = None
+        self._backlog = None
+        self.max_message_size = engine.max_http_buffer_size
+        self.parser = _wsframe.FrameParser(
+            self.max_message_size, allow_compression=deflate is not None)
+        self.max_pending_bytes = engine.websocket_max_pending_bytes
+        self.max_pending_frames = engine.websocket_max_pending_frames
+        self.write_timeout = engine.ping_interval + engine.ping_timeout
+        self.close_timeout = engine.websocket_close_timeout
+
+    # -- outbound ------------------------------------------------------------
+
+    def send(self, frame):
+        """Queue one frame and write now if no writer is busy.  False when
+        the connection no longer takes data."""
+        with self.lock:
+            if self.state != OPEN:
+                return False
+            self.out += frame
+            self.out_frames += 1
+            if self.writer is None:
+                self._write_locked()
+            else:
+                self._check_bounds_locked()
+        return True
+
+    def send_message(self, opcode, data):
+        """A whole message, compressed when permessage-deflate is on (the
+        compressor's state is shared, so this runs under the lock)."""
+        with self.lock:
+            if self.state != OPEN:
+                return False
+            if self.deflate is not None:
+                frame = _build_frame(opcode, self.deflate.deflate(data),
+                                     rsv1=True)
+            else:
+                frame = _build_frame(opcode, data)
+            self.out += frame
+            self.out_frames += 1
+            if self.writer is None:
+                self._write_locked()
+            else:
+                self._check_bounds_locked()
+        return True
+
+    def append(self, frame):
+        """Queue an already-built frame without writing (see module doc)."""
+        with self.lock:
+            if self.state != OPEN:
+                return
+            self.out += frame
+            self.out_frames += 1
+            if self.writer is None and not self.dirty:
+                self.dirty = True
+                # deque.append is atomic: no engine-wide lock per recipient
+                self.engine._pending.append(self)
+            if len(self.out) > self.max_pending_bytes or \
+                    self.out_frames > self.max_pending_frames:
+                self._check_bounds_locked()
+
+    def flush(self):
+        """Write what ``append`` queued (called by the engine's flush)."""
+        with self.lock:
+            self.dirty = False
+            if self.writer is None and self.out and self.state != CLOSED:
+                self._write_locked()
+
+    def pending_bytes(self):
+        return len(self.out)
+
+    def _write_locked(self):
+        out = self.out
+        try:
+            n = self.raw.send(out)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            self._abort_locked(None)
+            return
+        if n == len(out):
+            out.clear()
+            self.out_frames = 0
+            if self._shut_after_flush:
+                self._shut_wr_locked()
+            return
+        if n:
+            del out[:n]
+        self._check_bounds_locked()
+        if self.state != CLOSED:
+            self.writer = self.backend.spawn(self._drain)
+
+    def _drain(self):
+        while True:
+            ready = self.waiter.writable(self.write_timeout)
+            with self.lock:
+                if self.state == CLOSED or not self.out:
+                    self.writer = None
+                    return
+                if not ready:
+                    self._abort_locked(
+                        f'client read nothing for {self.write_timeout:g} s')
+                    self.writer = None
+                    return
+                try:
+                    n = self.raw.send(self.out)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    self._abort_locked(None)
+                    self.writer = None
+                    return
+                del self.out[:n]
+                if not self.out:
+                    self.out_frames = 0
+                    self.writer = None
+                    if self._shut_after_flush:
+                        self._shut_wr_locked()
+                    return
+
+    def _check_bounds_locked(self):
+        if len(self.out) > self.max_pending_bytes:
+            self._abort_locked(
+                f'outbound buffer over {self.max_pending_bytes} bytes')
+        elif self.out_frames > self.max_pending_frames:
+            self._abort_locked(
+                f'outbound buffer over {self.max_pending_frames} frames')
+
+    def _abort_locked(self, reason):
+        if self.state == CLOSED:
+            return
+        self.state = CLOSED
+        if self.abort_reason is None:
+            self.abort_reason = reason
+        self.out = bytearray()
+        self.out_frames = 0
+        # wakes the reader (EOF) and any writer (error); the WSGI server
+        # closes the descriptor once the reader has returned
+        try:
+            self.raw.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _shut_wr_locked(self):
+        self._shut_after_flush = False
+        try:
+            self.raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def abort(self, reason=None):
+        with self.lock:
+            self._abort_locked(reason)
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self, code=1000, reason=''):
+        """Start the close handshake: queue a close frame, half-close after
+        it is written, give the peer ``close_timeout`` seconds."""
+        with self.lock:
+            if self.state != OPEN:
+                return False
+            self.state = CLOSING
+            self.out += _build_close(code, reason)
+            self._shut_after_flush = True
+            if self.writer is None:
+                self._write_locked()
+        if self.state != CLOSED:
+            self._deadline = self.engine._timers.call_later(
+                self.close_timeout, self._close_deadline)
+        return True
+
+    def _close_deadline(self):
+        with self.lock:
+            if self.state != CLOSED:
+                self._abort_locked('close handshake timed out')
+
+    def finish(self, linger):
+        """End of the session (on the reader): drain, linger, shut down."""
+        with self.lock:
+            if self.state == OPEN:
+                # the peer went away without a close handshake
+                self.state = CLOSING
+            writer = self.writer
+        if writer is not None and not writer.join(self.close_timeout):
+            self.abort('outbound data not taken before closing')
+            writer.join(self.close_timeout)
+        if linger and self.state != CLOSED:
+            self._linger()
+        with self.lock:
+            self._abort_locked(None)
+        if self._deadline is not None:
+            self.engine._timers.cancel(self._deadline)
+            self._deadline = None
+
+    def _linger(self):
+        # read (and drop) until the peer closes, so that our close frame is
+        # not lost to a reset caused by unread data
+        deadline = time.monotonic() + min(_LINGER, self.close_timeout)
+        left = _LINGER_BYTES
+        buf = self.backend.local_buffer()
+        while left > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                n = self.raw.recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                if not self.waiter.readable(remaining):
+                    return
+                continue
+            except OSError:
+                return
+            if n == 0:
+                return
+            left -= n
+
+    # -- inbound -------------------------------------------------------------
+
+    def unread(self, events):
+        """Give events back: the next ``receive`` returns them first."""
+        if events:
+            self._backlog = list(events) + (self._backlog or [])
+
+    def receive(self, timeout):
+        """The next events from the peer: a non-empty list, or None when the
+        stream ended.  Raises FrameError for protocol violations and
+        TimeoutError when nothing arrived for ``timeout`` seconds."""
+        backlog = self._backlog
+        if backlog:
+            self._backlog = None
+            return backlog
+        buf = self.backend.local_buffer()
+        raw = self.raw
+        parser = self.parser
+        while True:
+            try:
+                n = raw.recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                if self.state == CLOSED:
+                    return None
+                if not self.waiter.readable(timeout):
+                    raise TimeoutError('nothing received for %s s' % timeout)
+                continue
+            except OSError:
+                return None
+            if n == 0:
+                return None
+            events = parser.feed(buf[:n])
+            if events:
+                return events
