@@ -9,7 +9,7 @@ reference ``flask_socketio`` run of the same scenario.
 
 import pytest
 
-from realsock_servers import (IMPLS, MODES, REFERENCE, AppServer,
+from .realsock_servers import (IMPLS, MODES, REFERENCE, AppServer,
                               ServerStartError, import_error)
 
 
@@ -97,15 +97,24 @@ def differential(app_servers, impl, mode, _observations, request):
     this test's implementation; for flask_socketio_fast they must equal the
     reference's, which is run (once) if it has not been yet."""
 
+    def observe(which, scenario, args):
+        srv = app_servers(which, mode)
+        try:
+            return scenario(srv.url, *args)
+        except BaseException:
+            # shown by pytest with the failure: what the server said
+            print('--- %s %s server log (tail) ---' % (which, mode))
+            print(srv.log_text()[-6000:])
+            raise
+
     def run(scenario, *args):
         key = (scenario.__name__, mode) + args
-        obs = scenario(app_servers(impl, mode).url, *args)
+        obs = observe(impl, scenario, args)
         _observations[key + (impl,)] = obs
         if impl != REFERENCE:
             ref_key = key + (REFERENCE,)
             if ref_key not in _observations:
-                _observations[ref_key] = scenario(
-                    app_servers(REFERENCE, mode).url, *args)
+                _observations[ref_key] = observe(REFERENCE, scenario, args)
             assert _comparable(obs) == _comparable(_observations[ref_key]), (
                 '%s differs from %s in %s' % (impl, REFERENCE, key))
         return obs

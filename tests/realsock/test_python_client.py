@@ -13,7 +13,7 @@ import requests
 import socketio
 import websocket
 
-from realsock_clients import TIMEOUT, TRANSPORTS, Recorder, SimpleClient
+from .realsock_clients import TIMEOUT, TRANSPORTS, Recorder, SimpleClient
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(90)]
 

@@ -7,8 +7,8 @@ and that ``stop()`` ends the process cleanly in every mode.
 import pytest
 import requests
 
-from realsock_clients import Recorder
-from realsock_servers import IMPLS, MODES, REFERENCE, AppServer
+from .realsock_clients import Recorder
+from .realsock_servers import IMPLS, MODES, REFERENCE, AppServer
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(90)]
 
