@@ -60,6 +60,11 @@ if args.impl == 'flask_socketio_fast':
     if args.max_pending_bytes is not None:
         options['websocket_max_pending_bytes'] = args.max_pending_bytes
 socketio = impl.SocketIO(app, **options)
+_pool = getattr(socketio.server, '_handler_pool', None)
+if _pool is not None:
+    # idle handler threads end after 30 s by default; the leak checks
+    # would wait that long to see the thread count settle
+    _pool.idle_timeout = 1.0
 
 
 def _rss_kb():

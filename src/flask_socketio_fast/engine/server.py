@@ -74,7 +74,10 @@ class EngineServer(engineio.Server):
         self.max_http_buffer_size = int(self.max_http_buffer_size)
         self._pending = collections.deque()
         self._timers = Timers(self)
+        # protocol diagnostics go where engine.io logs (off by default);
+        # connections we cut off and session errors to our own logger
         self._ratelog = RateLimitedLog(self.logger)
+        self._warnlog = RateLimitedLog(logger)
         self._handler_errors = RateLimitedLog(self.logger, burst=3)
         self._connect_lock = threading.Lock()
         #: WebSocket sessions our driver has served (tests, monitoring)

@@ -307,14 +307,14 @@ class Socket(_StockSocket):
         except Exception:
             # never into the WSGI server: it would write a 500 response
             # into the upgraded stream
-            self.server._ratelog.log('ws-error', logging.ERROR,
+            self.server._warnlog.log('ws-error', logging.ERROR,
                                      '%s: WebSocket session error', self.sid,
                                      exc_info=True)
             conn.close(1011)
         finally:
             conn.finish(linger=not peer_done)
             if conn.abort_reason:
-                self.server._ratelog.log(
+                self.server._warnlog.log(
                     'ws-abort', logging.WARNING,
                     '%s: WebSocket connection cut off: %s', self.sid,
                     conn.abort_reason)
