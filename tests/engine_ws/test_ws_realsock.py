@@ -208,3 +208,43 @@ def test_permessage_deflate_is_not_negotiated_by_default(server):
         assert ws.status.split()[1] == '101'
         assert 'sec-websocket-extensions' not in ws.headers
         assert ws.open_socketio().startswith('40')
+
+
+def _deflate(data):
+    import zlib
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    return out[:-4]
+
+
+def test_permessage_deflate_when_enabled(ws_servers, variant):
+    if variant == 'gevent-websocket':
+        pytest.skip("gevent-websocket's handler does the handshake and "
+                    'never offers compression')
+    import zlib
+    srv = ws_servers(variant, compression=True)
+    with RawWebSocket(srv.port, extensions='permessage-deflate; '
+                                           'client_max_window_bits') as ws:
+        assert ws.headers['sec-websocket-extensions'] == 'permessage-deflate'
+        inflater = zlib.decompressobj(-15)
+
+        def text():
+            while True:
+                opcode, payload = ws.next_event()
+                if opcode & 0x40:
+                    payload = inflater.decompress(
+                        payload + b'\x00\x00\xff\xff').decode()
+                    if payload != '2':
+                        return payload
+
+        assert text().startswith('0{')
+        ws.send_frame(1, _deflate(b'40'), rsv=4)
+        assert text().startswith('40')
+        body = '421["echo","' + 'squeeze ' * 1000 + '"]'
+        ws.send_frame(1, _deflate(body.encode()), rsv=4)
+        assert text() == '431[["' + 'squeeze ' * 1000 + '"]]'
+        # a small frame that inflates past max_http_buffer_size
+        bomb = _deflate(b'4' + b'0' * (LIMIT * 3))
+        assert len(bomb) < LIMIT // 10
+        ws.send_frame(1, bomb, rsv=4)
+        assert ws.expect_close()[0] == 1009

@@ -121,13 +121,16 @@ class Socket(_StockSocket):
             if conn is None:
                 self._log_send(pkt)
                 return
+        self._send_on(conn, pkt)
+        self._log_send(pkt)
+
+    def _send_on(self, conn, pkt):
         if conn.deflate is None:
             conn.send(self._frame(pkt))
         elif pkt.binary:
             conn.send_message(_OP_BINARY, pkt.data)
         else:
             conn.send_message(_OP_TEXT, pkt.encode().encode('utf-8'))
-        self._log_send(pkt)
 
     def _log_send(self, pkt):
         logger = self.server.logger
@@ -367,7 +370,7 @@ class Socket(_StockSocket):
         with self._switch_lock:
             queue = self.queue
             empty = self.server.get_queue_empty_exception()
-            frames = []
+            packets = []
             closed = False
             while True:
                 try:
@@ -378,11 +381,11 @@ class Socket(_StockSocket):
                 if pkt is None:
                     closed = True
                     break
-                frames.append(self._frame(pkt))
+                packets.append(pkt)
             if closed or self.closed or self.closing:
                 return False
-            for frame in frames:
-                conn.send(frame)
+            for pkt in packets:
+                self._send_on(conn, pkt)
             self._ws = conn
             self.connected = True
             self.upgraded = True
