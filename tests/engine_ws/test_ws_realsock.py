@@ -248,3 +248,35 @@ def test_permessage_deflate_when_enabled(ws_servers, variant):
         assert len(bomb) < LIMIT // 10
         ws.send_frame(1, bomb, rsv=4)
         assert ws.expect_close()[0] == 1009
+
+
+@pytest.mark.parametrize('count', [10, 200])
+def test_broadcasts_reach_every_client_in_order(server, count):
+    # the fan-out manager appends one shared frame per WebSocket recipient
+    # through frame_sink and flushes; polling recipients take the queue
+    # (only in the small round: python-socketio's client drops polling
+    # payloads of more than 16 packets)
+    polling = count <= 16
+    clients = []
+    try:
+        for i in range(12):
+            c = socketio.Client(reconnection=False)
+            heard = []
+            c.on('heard', heard.append)
+            c.connect(server.url, wait_timeout=10,
+                      transports=['polling'] if polling and i % 4 == 0
+                      else ['websocket'])
+            clients.append((c, heard))
+        sender = clients[1][0]
+        # from one handler, so the order is defined in every mode
+        sender.emit('shout_many', count)
+        assert sender.call('echo', 'sync', timeout=10) == ['sync']
+        for n, (c, heard) in enumerate(clients):
+            if n == 1:
+                continue
+            assert wait_for(lambda: len(heard) >= count, timeout=20), n
+            assert heard == list(range(count)), n
+        assert clients[1][1] == []      # skip_sid
+    finally:
+        for c, _ in clients:
+            c.disconnect()

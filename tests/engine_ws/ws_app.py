@@ -5,7 +5,7 @@
 
 Events: ``echo`` (acks its arguments), ``burst`` (emits ``n`` numbered
 ``item`` events to the caller), ``shout`` (broadcasts ``heard`` to everyone
-but the sender), ``bye`` (the server disconnects the caller), ``big``
+but the sender), ``shout_many`` (``n`` such broadcasts), ``bye`` (the server disconnects the caller), ``big``
 (emits a message of ``n`` bytes).  ``GET /health`` reports the process
 state the leak checks compare: threads, open file descriptors, RSS,
 engine.io sockets, and which engine/driver is active.
@@ -102,6 +102,12 @@ def burst(n):
 @socketio.on('shout')
 def shout(data):
     socketio.emit('heard', data, skip_sid=request.sid)
+
+
+@socketio.on('shout_many')
+def shout_many(n):
+    for i in range(n):
+        socketio.emit('heard', i, skip_sid=request.sid)
 
 
 @socketio.on('big')

@@ -23,6 +23,7 @@ WSGI server needs to see so it writes nothing more on the upgraded stream.
 """
 
 import logging
+import os
 import socket
 import ssl
 
@@ -82,6 +83,29 @@ def _locate(environ, mode):
     return None, f'no driver for async mode {mode}', None
 
 
+def _retire(raw):
+    """Make a finished WebSocket's descriptor read as EOF.
+
+    After the application returns, Werkzeug reads the next HTTP request
+    from the same socket (it keeps upgraded connections alive); what the
+    peer still sends would be parsed as one and answered 400 on the
+    stream.  Swapping an already-ended socket into the descriptor ends
+    that loop, and closes the TCP connection, which we have shut down.
+    """
+    try:
+        raw.setblocking(True)
+        ended, peer = socket.socketpair()
+    except (OSError, AttributeError):  # pragma: no cover - no socketpair
+        return
+    try:
+        peer.close()
+        os.dup2(ended.fileno(), raw.fileno())
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        ended.close()
+
+
 class Pending:
     """A validated upgrade request, not yet answered."""
 
@@ -138,10 +162,7 @@ class Pending:
     def finish(self):
         """What the WSGI application returns once the session is over."""
         if self.kind == 'werkzeug':
-            try:
-                self.raw.setblocking(True)
-            except OSError:
-                pass
+            _retire(self.raw)
             # Werkzeug treats this as a dropped connection and writes
             # nothing; returning normally would make it send a response
             raise ConnectionError('WebSocket connection closed')
