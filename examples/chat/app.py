@@ -6,6 +6,7 @@ browser windows.  The page is the Getting Started one: it loads the
 Socket.IO client, served here from the npm package rather than a CDN.
 """
 
+import logging
 import os
 
 from flask import Flask, abort, render_template, request, send_from_directory
@@ -16,6 +17,9 @@ from flask_socketio_fast import (IMPLEMENTATION, SocketIO, emit, join_room,
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_DIST = os.path.join(HERE, '..', 'node_modules', 'socket.io-client',
                            'dist')
+
+# the start-up log says which speedups and fast paths serve the app
+logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')
 
 app = Flask(__name__)
 app.config['SECRET_KEY'] = os.environ.get('SECRET_KEY', 'secret!')
