@@ -283,3 +283,35 @@ def test_many_connections_leave_no_thread_behind(hserver):
     for c in clients:
         c.disconnect()
     settle(hserver, baseline)
+
+
+def test_a_client_streaming_large_frames_starves_nobody(hserver):
+    # the streamer keeps its socket full, so its reads never block; the
+    # server must still give way to the other connections, and messages of
+    # both must come through intact (the receive buffer is shared)
+    ws = RawWebSocket(hserver.port)
+    ws.open_socketio()
+    frame = wsframe.build_masked_frame(
+        1, ('42["nosuch","' + 'x' * 90_000 + '"]').encode(), b'abcd')
+    good = GoodClient(hserver.url)
+    failures = []
+
+    def stream():
+        try:
+            for _ in range(150):
+                ws.sock.sendall(frame)
+            ws.send_event('echo', 'streamed', ack=9)
+        except OSError as exc:
+            failures.append(repr(exc))
+
+    streamer = threading.Thread(target=stream)
+    streamer.start()
+    try:
+        streamer.join(60)
+        assert failures == []
+        assert ws.next_text(timeout=60) == '439[["streamed"]]'
+    finally:
+        answers, good_failures = good.stop()
+        ws.close()
+    assert good_failures == []
+    assert answers > 0

@@ -10,11 +10,15 @@ and greenlets.  A backend gives it three things:
   seconds passed first;
 * ``spawn(fn, *args)``: run ``fn`` on a new thread or greenlet, returning a
   handle whose ``join(timeout)`` waits for it to end;
+* ``cooperate()``: let other greenlets run (a no-op with threads, which
+  the interpreter switches by itself), so a client that keeps its socket
+  full cannot monopolise an event loop;
 * ``local_buffer()``: a receive buffer (a memoryview) shared by everything
   that runs on the current OS thread: one per thread in threading mode, a
   single one with greenlets, which never switch while it is in use.
 """
 
+import functools
 import select
 import threading
 
@@ -54,6 +58,9 @@ class ThreadingBackend:
         threading.Thread(target=run, daemon=True,
                          name='flask-socketio-fast-ws-writer').start()
         return _Task(done)
+
+    def cooperate(self):
+        pass
 
     def local_buffer(self):
         buf = getattr(self._local, 'buf', None)
@@ -104,6 +111,7 @@ class EventletBackend:
         import eventlet.event
         from eventlet.hubs import trampoline
         self._spawn = eventlet.spawn
+        self.cooperate = functools.partial(eventlet.sleep, 0)
         self._event = eventlet.event.Event
         self._trampoline = trampoline
         self._buf = memoryview(bytearray(RECV_SIZE))
@@ -183,6 +191,7 @@ class GeventBackend:
         import gevent.event
         from gevent.socket import wait_read, wait_write
         self._spawn = gevent.spawn
+        self.cooperate = functools.partial(gevent.sleep, 0)
         self._event = gevent.event.Event
         self._wait_read = wait_read
         self._wait_write = wait_write

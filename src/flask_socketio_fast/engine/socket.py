@@ -439,7 +439,9 @@ class Socket(_StockSocket):
                 return False
             if events is None:
                 return True
+            cooperate = conn.cooperate
             for opcode, payload in events:
+                cooperate(1)
                 if self.closed:
                     # we closed: the peer's close is all we wait for
                     if opcode == _OP_CLOSE:

@@ -44,6 +44,11 @@ _build_frame = _wsframe.build_frame
 # how long finish() waits for the peer's close frame or EOF after ours
 _LINGER = 2.0
 _LINGER_BYTES = 1 << 20
+# with greenlets, give way after reading this much without blocking; a
+# message handled counts as this many bytes (dispatch costs more than
+# parsing)
+_YIELD_BYTES = 256 * 1024
+_YIELD_MESSAGE_COST = 4096
 
 
 class Deflate:
@@ -100,6 +105,7 @@ class WebSocketConnection:
         self._shut_after_flush = False
         self._deadline = None
         self._backlog = None
+        self._unyielded = 0
         self.max_message_size = engine.max_http_buffer_size
         self.parser = _wsframe.FrameParser(
             self.max_message_size, allow_compression=deflate is not None)
@@ -346,5 +352,20 @@ class WebSocketConnection:
             if n == 0:
                 return None
             events = parser.feed(buf[:n])
+            # (only now: the buffer is shared with the other greenlets)
+            self._unyielded += n
+            if self._unyielded >= _YIELD_BYTES:
+                # a client that keeps the socket full never makes recv
+                # block, which is where greenlets switch: give way here
+                self._unyielded = 0
+                self.backend.cooperate()
             if events:
                 return events
+
+    def cooperate(self, handled):
+        """Called by the session per batch of ``handled`` messages: give
+        way to others now and then, as ``receive`` does per bytes."""
+        self._unyielded += handled * _YIELD_MESSAGE_COST
+        if self._unyielded >= _YIELD_BYTES:
+            self._unyielded = 0
+            self.backend.cooperate()
