@@ -90,3 +90,17 @@ def test_stock_engine_when_asked():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith('engineio.server stock engine.io')
+
+
+def test_disconnecting_a_polling_client_that_never_polls_returns():
+    app = flask.Flask(__name__)
+    sio = SocketIO(app, async_mode='threading', websocket_close_timeout=0.3)
+    try:
+        client = Client(app)
+        url, sid = handshake(client)
+        # python-engineio waits here until a GET takes the CLOSE packet
+        sio.server.eio.disconnect(sid)
+        assert sid not in sio.server.eio.sockets
+        assert client.get(url).status_code == 400
+    finally:
+        sio.server.eio.shutdown()

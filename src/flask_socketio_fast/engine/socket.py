@@ -268,7 +268,10 @@ class Socket(_StockSocket):
             self.server._timers.cancel(timer)
         conn = self._ws
         if conn is None:
-            return super().close(wait=wait, abort=abort, reason=reason)
+            super().close(wait=False, abort=abort, reason=reason)
+            if wait:
+                self._wait_polled()
+            return
         if self.closed or self.closing:
             return
         self.closing = True
@@ -279,6 +282,16 @@ class Socket(_StockSocket):
             self.send(packet.Packet(CLOSE))
         self.closed = True
         conn.close(1000)
+
+    def _wait_polled(self):
+        # python-engineio waits (queue.join) until a GET has taken the
+        # CLOSE packet, for ever if the client never polls again; we wait
+        # at most websocket_close_timeout
+        deadline = time.monotonic() + self.server.websocket_close_timeout
+        queue = self.queue
+        while getattr(queue, 'unfinished_tasks', 0) and \
+                time.monotonic() < deadline:
+            self.server.sleep(0.02)
 
     # -- WebSocket -----------------------------------------------------------
 
