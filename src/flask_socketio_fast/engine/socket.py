@@ -224,7 +224,9 @@ class Socket(_StockSocket):
 
     def _reject_post(self, msg, arg):
         self.server._ratelog.log('post', _INFO, '%s: ' + msg, self.sid, arg)
-        self.close(wait=False, reason=self.server.reason.TRANSPORT_ERROR)
+        # the reason python-engineio's disconnect() after a refused POST
+        # gives the application
+        self.close(wait=False, reason=self.server.reason.SERVER_DISCONNECT)
 
     def handle_get_request(self, environ, start_response):
         try:
