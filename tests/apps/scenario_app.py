@@ -29,6 +29,9 @@ def _parse_args(argv=None):
     parser.add_argument('--port', type=int, default=5000)
     parser.add_argument('--block', default='',
                         help='comma separated packages to make unimportable')
+    parser.add_argument('--ping-interval', type=float, default=None)
+    parser.add_argument('--ping-timeout', type=float, default=None)
+    parser.add_argument('--max-http-buffer-size', type=int, default=None)
     parser.add_argument('--no-gevent-websocket', action='store_true',
                         help='hide gevent-websocket (gevent then uses '
                              'simple-websocket)')
@@ -79,6 +82,9 @@ app.config['SECRET_KEY'] = 'scenario-secret'
 _options = {}
 if ARGS.async_mode != 'auto':
     _options['async_mode'] = ARGS.async_mode
+for _key in ('ping_interval', 'ping_timeout', 'max_http_buffer_size'):
+    if getattr(ARGS, _key) is not None:
+        _options[_key] = getattr(ARGS, _key)
 socketio = SocketIO(app, **_options)
 
 # sid -> list of [namespace, reason]; written by disconnect handlers, read by

@@ -9,7 +9,7 @@ reference ``flask_socketio`` run of the same scenario.
 
 import pytest
 
-from .realsock_servers import (IMPLS, MODES, REFERENCE, AppServer,
+from .realsock_servers import (IMPLS, MODES, REFERENCE, VARIANTS, AppServer,
                               ServerStartError, import_error)
 
 
@@ -34,18 +34,19 @@ def require_impl():
 
 @pytest.fixture(scope='session')
 def app_servers(require_impl):
-    """``get(impl, mode)`` returns a running AppServer, started once."""
+    """``get(impl, mode, variant='default')`` returns a running AppServer,
+    started once."""
     servers = {}
     failures = {}
 
-    def get(impl, mode):
+    def get(impl, mode, variant='default'):
         require_impl(impl)
-        key = (impl, mode)
+        key = (impl, mode, variant)
         if key in failures:
             pytest.fail('server %s failed to start earlier: %s'
                         % (key, failures[key]))
         if key not in servers:
-            srv = AppServer(impl, MODES[mode])
+            srv = AppServer(impl, MODES[mode] + VARIANTS[variant])
             try:
                 srv.start()
             except ServerStartError as exc:
@@ -92,13 +93,19 @@ def _observations():
 
 
 @pytest.fixture
-def differential(app_servers, impl, mode, _observations, request):
+def variant():
+    """Server variant (see realsock_servers.VARIANTS); override per module."""
+    return 'default'
+
+
+@pytest.fixture
+def differential(app_servers, impl, mode, variant, _observations):
     """``run(scenario, *args)``: observations of ``scenario(url, *args)`` on
     this test's implementation; for flask_socketio_fast they must equal the
     reference's, which is run (once) if it has not been yet."""
 
     def observe(which, scenario, args):
-        srv = app_servers(which, mode)
+        srv = app_servers(which, mode, variant)
         try:
             return scenario(srv.url, *args)
         except BaseException:
@@ -108,7 +115,7 @@ def differential(app_servers, impl, mode, _observations, request):
             raise
 
     def run(scenario, *args):
-        key = (scenario.__name__, mode) + args
+        key = (scenario.__name__, mode, variant) + args
         obs = observe(impl, scenario, args)
         _observations[key + (impl,)] = obs
         if impl != REFERENCE:

@@ -13,7 +13,9 @@ import queue
 import threading
 
 import engineio
+import engineio.packet
 import engineio.payload
+import requests
 import socketio
 
 TIMEOUT = 15
@@ -35,6 +37,7 @@ class _DropAbortedQueueNoise(logging.Filter):
 
 
 logging.getLogger('engineio.client').addFilter(_DropAbortedQueueNoise())
+OK = {'token': 'ok'}  # auth the scenario app accepts
 TRANSPORTS = {
     'websocket': ['websocket'],
     'upgrade': None,  # python-socketio default: polling, then upgrade
@@ -46,6 +49,15 @@ class _SerialEngineIOClient(engineio.Client):
     """Engine.IO client that runs message handlers one at a time, in order."""
 
     _serial_queue = None
+    pings = 0  # PINGs received from the server (answered by the base class)
+    on_ping = None
+
+    def _receive_packet(self, pkt):
+        super()._receive_packet(pkt)
+        if pkt.packet_type == engineio.packet.PING:
+            self.pings += 1
+            if self.on_ping is not None:
+                self.on_ping()
 
     def _trigger_event(self, event, *args, **kwargs):
         if event == 'message' and kwargs.get('run_async'):
@@ -109,8 +121,22 @@ class Recorder:
         self.sids = {}  # namespace -> sid, kept after disconnecting
         self._cond = threading.Condition()
         self.sio = _SerialClient(reconnection=False, handle_sigint=False)
+        self.sio.eio.on_ping = self._notify
         for ns in self.namespaces:
             self._install(ns)
+
+    def _notify(self):
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for_pings(self, count):
+        """Block until the server has pinged us ``count`` times."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self.sio.eio.pings >= count,
+                                     timeout=TIMEOUT)
+        if not ok:
+            raise AssertionError('got %d of %d pings in %ss' % (
+                self.sio.eio.pings, count, TIMEOUT))
 
     def _install(self, ns):
         sio = self.sio
@@ -164,33 +190,45 @@ class Recorder:
 
     def ack(self, event, *args, namespace='/'):
         """Emit and return the ack arguments as a list."""
-        done = threading.Event()
-        got = []
-
-        def callback(*answer):
-            got.extend(answer)
-            done.set()
-
-        self.sio.emit(event, _payload(args), namespace=namespace,
-                      callback=callback)
-        if not done.wait(TIMEOUT):
-            raise AssertionError('no ack for %r within %ss' % (event, TIMEOUT))
+        got = self.try_ack(event, *args, namespace=namespace)
+        if got is None:
+            raise AssertionError('disconnected before the ack for %r'
+                                 % (event,))
         return got
+
+    def try_ack(self, event, *args, namespace='/'):
+        """Like ack(), but None if the namespace disconnects first."""
+        return self._acked(lambda cb: self.sio.emit(
+            event, _payload(args), namespace=namespace, callback=cb),
+            event, namespace)
 
     def send(self, data, namespace='/'):
         """``Client.send`` (the reserved ``message`` event), returning the
         ack arguments."""
-        done = threading.Event()
-        got = []
+        got = self._acked(lambda cb: self.sio.send(
+            data, namespace=namespace, callback=cb), 'message', namespace)
+        if got is None:
+            raise AssertionError('disconnected before the ack for send')
+        return got
+
+    def _acked(self, emit, event, namespace):
+        box = []
 
         def callback(*answer):
-            got.extend(answer)
-            done.set()
+            with self._cond:
+                box.append(list(answer))
+                self._cond.notify_all()
 
-        self.sio.send(data, namespace=namespace, callback=callback)
-        if not done.wait(TIMEOUT):
-            raise AssertionError('no ack for send within %ss' % TIMEOUT)
-        return got
+        emit(callback)
+        with self._cond:
+            self._cond.wait_for(
+                lambda: box or self.received('disconnect', namespace),
+                timeout=TIMEOUT)
+        if box:
+            return box[0]
+        if self.received('disconnect', namespace):
+            return None
+        raise AssertionError('no ack for %r within %ss' % (event, TIMEOUT))
 
     def fence(self, namespace='/'):
         """Round trip to the server: everything sent to us before it has
@@ -260,3 +298,14 @@ class SimpleClient(socketio.SimpleClient):
     """python-socketio's SimpleClient on the in-order, quick-closing client."""
 
     client_class = _SerialClient
+
+
+def server_reasons(url, sid, count=1):
+    """The scenario app's record of disconnect reasons for ``sid``:
+    ``[[namespace, reason], ...]``, waiting (server-side, bounded) for
+    ``count`` of them."""
+    r = requests.get('%s/reasons/%s' % (url, sid),
+                     params={'count': count, 'timeout': TIMEOUT},
+                     timeout=TIMEOUT + 5)
+    r.raise_for_status()
+    return r.json()

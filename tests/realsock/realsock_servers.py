@@ -31,6 +31,15 @@ MODES = {
                                 '--no-gevent-websocket'],
 }
 
+# Extra arguments per server variant, for the timeout and limit tests:
+# 'tight' pings every second, 'small-buffer' takes messages up to 100 kB.
+VARIANTS = {
+    'default': [],
+    'tight': ['--ping-interval', '1', '--ping-timeout', '1',
+              '--max-http-buffer-size', '100000'],
+    'small-buffer': ['--max-http-buffer-size', '100000'],
+}
+
 STARTUP_TIMEOUT = 30
 
 

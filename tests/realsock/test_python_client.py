@@ -13,11 +13,11 @@ import requests
 import socketio
 import websocket
 
-from .realsock_clients import TIMEOUT, TRANSPORTS, Recorder, SimpleClient
+from .realsock_clients import (OK, TIMEOUT, TRANSPORTS, Recorder, SimpleClient,
+                               server_reasons)
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(90)]
 
-OK = {'token': 'ok'}
 REJECTED = {'message': 'Connection rejected by server'}
 
 
@@ -42,14 +42,6 @@ class Labels:
         if isinstance(obj, dict):
             return {self(k): self(v) for k, v in obj.items()}
         return obj
-
-
-def server_reasons(url, sid, count=1):
-    r = requests.get('%s/reasons/%s' % (url, sid),
-                     params={'count': count, 'timeout': TIMEOUT},
-                     timeout=TIMEOUT + 5)
-    r.raise_for_status()
-    return r.json()
 
 
 def connected(url, transport, namespaces=('/',), auth=OK, labels=None,
