@@ -13,6 +13,9 @@ and greenlets.  A backend gives it three things:
 * ``cooperate()``: let other greenlets run (a no-op with threads, which
   the interpreter switches by itself), so a client that keeps its socket
   full cannot monopolise an event loop;
+* ``make_lock()``: a lock for critical sections that never block or
+  switch: with greenlets the OS-level lock even when ``threading`` is
+  monkey-patched (a patched lock costs a Python-level call per use);
 * ``local_buffer()``: a receive buffer (a memoryview) shared by everything
   that runs on the current OS thread: one per thread in threading mode, a
   single one with greenlets, which never switch while it is in use.
@@ -61,6 +64,8 @@ class ThreadingBackend:
 
     def cooperate(self):
         pass
+
+    make_lock = staticmethod(threading.Lock)
 
     def local_buffer(self):
         buf = getattr(self._local, 'buf', None)
@@ -112,6 +117,8 @@ class EventletBackend:
         from eventlet.hubs import trampoline
         self._spawn = eventlet.spawn
         self.cooperate = functools.partial(eventlet.sleep, 0)
+        import eventlet.patcher
+        self.make_lock = eventlet.patcher.original('_thread').allocate_lock
         self._event = eventlet.event.Event
         self._trampoline = trampoline
         self._buf = memoryview(bytearray(RECV_SIZE))
@@ -192,6 +199,8 @@ class GeventBackend:
         from gevent.socket import wait_read, wait_write
         self._spawn = gevent.spawn
         self.cooperate = functools.partial(gevent.sleep, 0)
+        from gevent.monkey import get_original
+        self.make_lock = get_original('_thread', 'allocate_lock')
         self._event = gevent.event.Event
         self._wait_read = wait_read
         self._wait_write = wait_write

@@ -82,7 +82,7 @@ class EngineServer(engineio.Server):
         self._connect_lock = threading.Lock()
         #: WebSocket sessions our driver has served (tests, monitoring)
         self.websocket_sessions = 0
-        backend = backend_for(self.async_mode)
+        backend = self._backend = backend_for(self.async_mode)
         if backend is None or 'websocket' not in self.transports:
             self._driver = None
             why = 'WebSocket not enabled' if backend is not None else \

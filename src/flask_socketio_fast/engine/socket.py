@@ -93,7 +93,9 @@ class Socket(_StockSocket):
         self._ws = None           # our WebSocketConnection, once upgraded
         self._ping_timer = None
         # guards the switch from the polling queue to the connection
-        self._switch_lock = threading.Lock()
+        backend = getattr(server, '_backend', None)
+        self._switch_lock = backend.make_lock() if backend is not None \
+            else threading.Lock()
 
     # -- the fan-out API -----------------------------------------------------
 

@@ -27,7 +27,6 @@ server closes the file descriptor.
 """
 
 import socket
-import threading
 import time
 import zlib
 
@@ -94,7 +93,7 @@ class WebSocketConnection:
         self.backend = backend
         self.engine = engine
         self.waiter = backend.waiter(raw)
-        self.lock = threading.Lock()
+        self.lock = backend.make_lock()
         self.out = bytearray()
         self.out_frames = 0
         self.writer = None
