@@ -280,3 +280,24 @@ def test_broadcasts_reach_every_client_in_order(server, count):
     finally:
         for c, _ in clients:
             c.disconnect()
+
+
+def test_instrumented_server_takes_the_stock_websocket_path(ws_servers,
+                                                            variant):
+    if variant == 'gevent-pywsgi':
+        pytest.skip('the stock path needs gevent-websocket\'s handler here')
+    srv = ws_servers(variant, instrument=True)
+    before = srv.health()['ws_sessions']
+    for transports in (('websocket',), ('polling', 'websocket'),
+                       ('polling',)):
+        client, got = connect_client(srv.url, transports)
+        try:
+            assert client.transport() == transports[-1]
+            assert client.call('echo', 'admin', timeout=10) == ['admin']
+            client.emit('burst', 10)
+            assert wait_for(lambda: len(got) >= 10)
+            assert got == list(range(10))
+        finally:
+            client.disconnect()
+    # none of them went through our driver
+    assert srv.health()['ws_sessions'] == before

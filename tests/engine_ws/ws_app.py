@@ -27,6 +27,8 @@ def parse():
     p.add_argument('--ping-timeout', type=float, default=20)
     p.add_argument('--compression', action='store_true')
     p.add_argument('--max-pending-bytes', type=int, default=None)
+    p.add_argument('--instrument', action='store_true',
+                   help="python-socketio's admin UI instrumentation")
     return p.parse_args()
 
 
@@ -60,6 +62,8 @@ if args.impl == 'flask_socketio_fast':
     if args.max_pending_bytes is not None:
         options['websocket_max_pending_bytes'] = args.max_pending_bytes
 socketio = impl.SocketIO(app, **options)
+if args.instrument:
+    socketio.server.instrument(auth=False, mode='production')
 _pool = getattr(socketio.server, '_handler_pool', None)
 if _pool is not None:
     # idle handler threads end after 30 s by default; the leak checks
