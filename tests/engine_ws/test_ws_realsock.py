@@ -3,6 +3,7 @@ server variant the driver serves: well-behaved clients (python-socketio),
 and raw clients that break the protocol."""
 
 import threading
+import time
 
 import pytest
 import socketio
@@ -301,3 +302,33 @@ def test_instrumented_server_takes_the_stock_websocket_path(ws_servers,
             client.disconnect()
     # none of them went through our driver
     assert srv.health()['ws_sessions'] == before
+
+
+def test_a_client_that_stops_answering_pings_is_closed(ws_servers, variant):
+    # whole seconds: engine.io announces int(ping_interval) to the client
+    srv = ws_servers(variant, ping_interval=1, ping_timeout=1)
+    with RawWebSocket(srv.port) as ws:
+        ws.open_socketio()
+        texts = []
+        while True:
+            try:
+                opcode, payload = ws.next_event(timeout=20)
+            except Closed:
+                break
+            if opcode == 8:
+                texts.append('<close %s>' % payload[0])
+                break
+            texts.append(payload)
+        # pings, then the close frame (python-engineio's send() refuses
+        # its own CLOSE packet once the ping timed out, and so do we)
+        assert texts[0] == '2'
+        assert set(texts[:-1]) == {'2'}
+        assert texts[-1] == '<close 1000>'
+        ws.expect_eof()
+    client, _ = connect_client(srv.url)
+    try:
+        # a client that answers stays, past several ping intervals
+        time.sleep(3)
+        assert client.call('echo', 'alive', timeout=10) == ['alive']
+    finally:
+        client.disconnect()

@@ -47,6 +47,7 @@ and hands the same bytes to each recipient::
 """
 
 import logging
+import queue as _queue
 import threading
 import time
 
@@ -85,6 +86,27 @@ _STOCK_ATTRS = {name: _StockSocket.__dict__.get(name)
 
 def _patched(name):
     return _StockSocket.__dict__.get(name) is not _STOCK_ATTRS[name]
+
+
+class _SpentQueue:
+    """Stands in for the polling queue once a socket is on our WebSocket."""
+
+    unfinished_tasks = 0
+
+    def put(self, item, *args, **kwargs):
+        pass
+
+    def get(self, *args, **kwargs):
+        raise _queue.Empty()
+
+    def task_done(self):
+        pass
+
+    def join(self, *args, **kwargs):
+        pass
+
+
+_SPENT_QUEUE = _SpentQueue()
 
 
 class Socket(_StockSocket):
@@ -379,6 +401,12 @@ class Socket(_StockSocket):
         if server.logger.isEnabledFor(_INFO):
             server.logger.info('%s: Upgrade to websocket successful',
                                self.sid)
+        if server.service_task_handle is not None or \
+                server.start_service_task:
+            # the service task closes clients that stop answering pings;
+            # an idle read then needs no timer of its own (memory per
+            # idle connection)
+            timeout = None
         return self._ws_loop(conn, timeout)
 
     def _ws_switch(self, conn):
@@ -404,6 +432,9 @@ class Socket(_StockSocket):
             for pkt in packets:
                 self._send_on(conn, pkt)
             self._ws = conn
+            # nothing reads the polling queue from now on; an idle
+            # connection should not keep one (a few KB each)
+            self.queue = _SPENT_QUEUE
             self.connected = True
             self.upgraded = True
             self.upgrading = False
