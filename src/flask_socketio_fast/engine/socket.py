@@ -356,10 +356,16 @@ class Socket(_StockSocket):
         finally:
             conn.finish(linger=not peer_done)
             if conn.abort_reason:
-                self.server._warnlog.log(
-                    'ws-abort', logging.WARNING,
-                    '%s: WebSocket connection cut off: %s', self.sid,
-                    conn.abort_reason)
+                if conn.abort_policy:
+                    # our bounds ended it: say so where operators look
+                    self.server._warnlog.log(
+                        'ws-abort', logging.WARNING,
+                        '%s: WebSocket connection cut off: %s', self.sid,
+                        conn.abort_reason)
+                else:
+                    self.server._ratelog.log(
+                        'ws-abort', _INFO, '%s: WebSocket connection ended:'
+                        ' %s', self.sid, conn.abort_reason)
             if self._ws is conn:
                 self.close(wait=False, abort=True,
                            reason=self.server.reason.TRANSPORT_CLOSE)

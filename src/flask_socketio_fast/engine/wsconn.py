@@ -101,6 +101,7 @@ class WebSocketConnection:
         self.state = OPEN
         self.deflate = deflate
         self.abort_reason = None
+        self.abort_policy = False
         self._shut_after_flush = False
         self._deadline = None
         self._backlog = None
@@ -203,7 +204,8 @@ class WebSocketConnection:
                     return
                 if not ready:
                     self._abort_locked(
-                        f'client read nothing for {self.write_timeout:g} s')
+                        f'client read nothing for {self.write_timeout:g} s',
+                        policy=True)
                     self.writer = None
                     return
                 try:
@@ -225,17 +227,21 @@ class WebSocketConnection:
     def _check_bounds_locked(self):
         if len(self.out) > self.max_pending_bytes:
             self._abort_locked(
-                f'outbound buffer over {self.max_pending_bytes} bytes')
+                f'outbound buffer over {self.max_pending_bytes} bytes',
+                policy=True)
         elif self.out_frames > self.max_pending_frames:
             self._abort_locked(
-                f'outbound buffer over {self.max_pending_frames} frames')
+                f'outbound buffer over {self.max_pending_frames} frames',
+                policy=True)
 
-    def _abort_locked(self, reason):
+    def _abort_locked(self, reason, policy=False):
         if self.state == CLOSED:
             return
         self.state = CLOSED
         if self.abort_reason is None:
             self.abort_reason = reason
+            # True when a bound of ours (not the peer going away) ended it
+            self.abort_policy = policy
         self.out = bytearray()
         self.out_frames = 0
         # wakes the reader (EOF) and any writer (error); the WSGI server
