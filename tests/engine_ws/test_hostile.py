@@ -89,11 +89,16 @@ def settle(server, baseline):
 
 
 def warm_baseline(server):
-    # start the service task, timer task and worker pools first
-    for transports in (['websocket'], ['polling']):
+    # start the service task, timer task, flusher and worker pools first
+    clients = []
+    for transports in (['websocket'], ['polling'], ['websocket']):
         c = socketio.Client(reconnection=False)
         c.connect(server.url, transports=transports, wait_timeout=10)
         c.call('echo', 0, timeout=10)
+        clients.append(c)
+    clients[0].emit('shout', 'warm')     # a broadcast with recipients
+    clients[0].call('echo', 0, timeout=10)
+    for c in clients:
         c.disconnect()
     return server.wait_settled(server.health(), timeout=5)
 

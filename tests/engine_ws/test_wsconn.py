@@ -99,6 +99,20 @@ def test_sends_arrive_in_order_from_many_threads(pair):
     assert seen == {t: list(range(200)) for t in frames}
 
 
+def test_flush_soon_coalesces_and_writes(pair):
+    server, client = pair
+    eio = EngineServer(async_mode='threading')
+    try:
+        conn = WebSocketConnection(server, eio._backend, eio)
+        for i in range(30):
+            conn.append(wsframe_py.build_text_frame(b'%d' % i))
+            eio.flush_soon()
+        assert [t for _, t in read_frames(client, 30)] == \
+            [str(i) for i in range(30)]
+    finally:
+        eio.shutdown()
+
+
 def test_append_waits_for_flush_and_leaves_in_one_piece(pair):
     server, client = pair
     conn, engine = conn_for(server)
@@ -155,12 +169,30 @@ def test_overflowing_the_bound_cuts_the_connection_off(pair):
 
 
 def test_too_many_frames_also_cuts_off(pair):
-    server, _ = pair
-    conn, engine = conn_for(server, websocket_max_pending_frames=10)
+    server, client = pair
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn, engine = conn_for(server, websocket_max_pending_frames=10,
+                            websocket_max_pending_bytes=10 << 20)
+    # a client that does not read: the socket fills, a writer waits
+    conn.send(wsframe_py.build_binary_frame(b'f' * 200_000))
+    assert conn.writer is not None
     for _ in range(11):
         conn.append(b'\x81\x00')
     assert conn.state == CLOSED
     assert 'frames' in conn.abort_reason
+
+
+def test_appends_to_a_reading_client_never_reach_the_bound(pair):
+    server, client = pair
+    conn, engine = conn_for(server, websocket_max_pending_frames=10)
+    # more frames than the bound before any flush: written early instead
+    for i in range(25):
+        conn.append(wsframe_py.build_text_frame(b'%d' % i))
+    engine.flush()
+    assert conn.state == OPEN
+    assert [t for _, t in read_frames(client, 25)] == \
+        [str(i) for i in range(25)]
 
 
 def test_close_handshake_and_finish(pair):

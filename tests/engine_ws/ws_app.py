@@ -9,6 +9,7 @@ but the sender), ``shout_many`` (``n`` such broadcasts), ``bye`` (the server dis
 (emits a message of ``n`` bytes).  ``GET /health`` reports the process
 state the leak checks compare: threads, open file descriptors, RSS,
 engine.io sockets, and which engine/driver is active.
+``ENGINE_WS_FLUSH_SOON=1`` makes broadcasts flush with ``flush_soon()``.
 """
 
 import argparse
@@ -62,6 +63,10 @@ if args.impl == 'flask_socketio_fast':
     if args.max_pending_bytes is not None:
         options['websocket_max_pending_bytes'] = args.max_pending_bytes
 socketio = impl.SocketIO(app, **options)
+if os.environ.get('ENGINE_WS_FLUSH_SOON') == '1':
+    # what a manager that calls flush_soon() after broadcasts does
+    from flask_socketio_fast.engine.server import EngineServer
+    EngineServer.flush = EngineServer.flush_soon
 if args.instrument:
     socketio.server.instrument(auth=False, mode='production')
 _pool = getattr(socketio.server, '_handler_pool', None)

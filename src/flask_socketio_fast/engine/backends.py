@@ -13,6 +13,9 @@ and greenlets.  A backend gives it three things:
 * ``cooperate()``: let other greenlets run (a no-op with threads, which
   the interpreter switches by itself), so a client that keeps its socket
   full cannot monopolise an event loop;
+* ``call_soon(fn)``: run ``fn()`` once the current thread or greenlet
+  lets others run (greenlets: on the hub's next turn; threads: on a
+  flusher thread), which is how appended frames are coalesced;
 * ``make_lock()``: a lock for critical sections that never block or
   switch: with greenlets the OS-level lock even when ``threading`` is
   monkey-patched (a patched lock costs a Python-level call per use);
@@ -45,6 +48,7 @@ class ThreadingBackend:
 
     def __init__(self):
         self._local = threading.local()
+        self._start_lock = threading.Lock()
 
     def waiter(self, sock):
         return _PollWaiter(sock)
@@ -66,6 +70,32 @@ class ThreadingBackend:
         pass
 
     make_lock = staticmethod(threading.Lock)
+
+    def call_soon(self, fn):
+        # one long-lived thread runs what was asked for, in order
+        calls = self.__dict__.get('_calls')
+        if calls is None:
+            with self._start_lock:
+                calls = self.__dict__.get('_calls')
+                if calls is None:
+                    import queue
+                    calls = queue.SimpleQueue()
+                    threading.Thread(target=self._run_calls, args=(calls,),
+                                     daemon=True,
+                                     name='flask-socketio-fast-flush').start()
+                    self._calls = calls
+        calls.put(fn)
+
+    @staticmethod
+    def _run_calls(calls):
+        while True:
+            fn = calls.get()
+            try:
+                fn()
+            except Exception:  # pragma: no cover - fn handles its errors
+                import logging
+                logging.getLogger('flask_socketio_fast').exception(
+                    'flask-socketio-fast: deferred call failed')
 
     def local_buffer(self):
         buf = getattr(self._local, 'buf', None)
@@ -118,7 +148,9 @@ class EventletBackend:
         self._spawn = eventlet.spawn
         self.cooperate = functools.partial(eventlet.sleep, 0)
         import eventlet.patcher
+        from eventlet.hubs import get_hub
         self.make_lock = eventlet.patcher.original('_thread').allocate_lock
+        self.call_soon = lambda fn: get_hub().schedule_call_global(0, fn)
         self._event = eventlet.event.Event
         self._trampoline = trampoline
         self._buf = memoryview(bytearray(RECV_SIZE))
@@ -201,6 +233,7 @@ class GeventBackend:
         self.cooperate = functools.partial(gevent.sleep, 0)
         from gevent.monkey import get_original
         self.make_lock = get_original('_thread', 'allocate_lock')
+        self.call_soon = lambda fn: gevent.get_hub().loop.run_callback(fn)
         self._event = gevent.event.Event
         self._wait_read = wait_read
         self._wait_write = wait_write

@@ -15,8 +15,8 @@ cookies, compression of polling responses, the service task -- is stock):
 * Polling responses encode each packet afresh (python-engineio's
   ``Packet.encode`` cache breaks binary packets shared by a WebSocket and
   a polling recipient).
-* ``flush()`` / ``batch()`` write the frames queued through ``frame_sink``
-  (socket.py has the fan-out API).
+* ``flush()`` / ``flush_soon()`` / ``batch()`` write the frames queued
+  through ``frame_sink`` (socket.py has the fan-out API).
 
 Options (all keyword arguments of ``SocketIO(...)`` / ``socketio.Server``):
 
@@ -73,6 +73,7 @@ class EngineServer(engineio.Server):
             setattr(self, name, value)
         self.max_http_buffer_size = int(self.max_http_buffer_size)
         self._pending = collections.deque()
+        self._flush_scheduled = False
         self._timers = Timers(self)
         # protocol diagnostics go where engine.io logs (off by default);
         # connections we cut off and session errors to our own logger
@@ -104,6 +105,9 @@ class EngineServer(engineio.Server):
 
     def flush(self):
         """Write every connection that has appended frames."""
+        self._flush_pending()
+
+    def _flush_pending(self):
         pending = self._pending
         while True:
             try:
@@ -111,6 +115,24 @@ class EngineServer(engineio.Server):
             except IndexError:
                 return
             conn.flush()
+
+    def flush_soon(self):
+        """Flush once the caller lets others run: appends from back-to-back
+        broadcasts then leave in one ``send`` per connection.  Greenlets:
+        on the hub's next turn; threads: on one flusher thread."""
+        if self._flush_scheduled or self._backend is None:
+            if self._backend is None:
+                self._flush_pending()
+            return
+        self._flush_scheduled = True
+        self._backend.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self):
+        self._flush_scheduled = False
+        try:
+            self._flush_pending()
+        except Exception:  # pragma: no cover - flush() handles its errors
+            logger.exception('flask-socketio-fast: deferred flush failed')
 
     @contextlib.contextmanager
     def batch(self):

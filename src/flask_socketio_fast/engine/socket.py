@@ -19,14 +19,14 @@ codec (``flask_socketio_fast._speedups.wsframe``)::
 
 and hands the same bytes to each recipient::
 
-    with engine.batch():                   # or: ...; engine.flush()
-        for eio_sid in recipients:
-            sock = engine.sockets.get(eio_sid)
-            sink = sock.frame_sink if sock is not None else None
-            if sink is None:
-                engine.send_packet(eio_sid, pkt)   # the per-recipient path
-            else:
-                sink.append(frame)
+    for eio_sid in recipients:
+        sock = engine.sockets.get(eio_sid)
+        sink = sock.frame_sink if sock is not None else None
+        if sink is None:
+            engine.send_packet(eio_sid, pkt)   # the per-recipient path
+        else:
+            sink.append(frame)
+    engine.flush_soon()        # or engine.flush(), or `with engine.batch():`
 
 * ``sock.frame_sink`` is None when the connection cannot take shared frames
   (long-polling, permessage-deflate negotiated, not upgraded yet, closing,
@@ -38,9 +38,17 @@ and hands the same bytes to each recipient::
 * ``engine.flush()`` writes every connection that has appended bytes, one
   non-blocking ``send`` each (frames appended together leave together),
   and hands what the kernel does not take to that connection's own writer.
-  ``engine.batch()`` is a context manager that flushes on exit.  Appended
-  bytes are only written by a flush (or by the next ordinary ``send`` on
-  that connection), so always flush after appending.
+  ``engine.batch()`` is a context manager that flushes on exit.
+* ``engine.flush_soon()`` (preferred after each broadcast) does the same
+  once the caller lets others run: on the hub's next turn with greenlets,
+  on one flusher thread in threading mode.  Back-to-back broadcasts then
+  cost one ``send`` per connection for all of them instead of one per
+  broadcast (about 5x less server CPU per delivered message in a burst).
+  Calling it again before that flush is free.
+* Appended bytes are written by a flush, by the next ordinary ``send`` on
+  that connection, or when 64 KB / 512 frames are waiting there (so a long
+  burst before the flush cannot push a healthy client to its bound);
+  always flush after appending.
 * A connection whose outbound buffer passes its bound
   (``websocket_max_pending_bytes`` / ``websocket_max_pending_frames``) is
   disconnected with a logged reason; ``append`` never blocks.

@@ -47,6 +47,9 @@ _LINGER_BYTES = 1 << 20
 # message handled counts as this many bytes (dispatch costs more than
 # parsing)
 _YIELD_BYTES = 256 * 1024
+# appended frames are written without waiting for the flush past this much
+_EAGER_BYTES = 64 * 1024
+_EAGER_FRAMES = 512
 _YIELD_MESSAGE_COST = 4096
 
 
@@ -111,6 +114,8 @@ class WebSocketConnection:
             self.max_message_size, allow_compression=deflate is not None)
         self.max_pending_bytes = engine.websocket_max_pending_bytes
         self.max_pending_frames = engine.websocket_max_pending_frames
+        self._eager_bytes = min(_EAGER_BYTES, self.max_pending_bytes)
+        self._eager_frames = min(_EAGER_FRAMES, self.max_pending_frames)
         self.write_timeout = engine.ping_interval + engine.ping_timeout
         self.close_timeout = engine.websocket_close_timeout
 
@@ -156,11 +161,18 @@ class WebSocketConnection:
                 return
             self.out += frame
             self.out_frames += 1
-            if self.writer is None and not self.dirty:
-                self.dirty = True
-                # deque.append is atomic: no engine-wide lock per recipient
-                self.engine._pending.append(self)
-            if len(self.out) > self.max_pending_bytes or \
+            if self.writer is None:
+                if len(self.out) >= self._eager_bytes or \
+                        self.out_frames >= self._eager_frames:
+                    # a long burst before the flush: write what we have,
+                    # a healthy client must not approach the bounds
+                    self._write_locked()
+                    return
+                if not self.dirty:
+                    self.dirty = True
+                    # deque.append is atomic: no engine lock per recipient
+                    self.engine._pending.append(self)
+            elif len(self.out) > self.max_pending_bytes or \
                     self.out_frames > self.max_pending_frames:
                 self._check_bounds_locked()
 
