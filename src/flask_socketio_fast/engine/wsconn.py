@@ -311,9 +311,22 @@ class WebSocketConnection:
             self._linger()
         with self.lock:
             self._abort_locked(None)
+        self._discard_queued()
         if self._deadline is not None:
             self.engine._timers.cancel(self._deadline)
             self._deadline = None
+
+    def _discard_queued(self):
+        # after the shutdown nothing new arrives, but what the kernel had
+        # already queued would be read by the WSGI server as the next HTTP
+        # request on this connection (and answered on a dead stream)
+        buf = self.backend.local_buffer()
+        for _ in range(64):
+            try:
+                if not self.raw.recv_into(buf):
+                    return
+            except OSError:
+                return
 
     def _linger(self):
         # read (and drop) until the peer closes, so that our close frame is
