@@ -1,4 +1,4 @@
-"""Scenario app served for real by ``socketio.run()``, for the real-socket tests.
+"""Scenario app served by ``socketio.run()`` for the real-socket tests.
 
 Run as a script, one process per (implementation, async mode)::
 

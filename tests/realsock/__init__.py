@@ -1,1 +1,2 @@
-"""Real sockets, real clients: the scenario app under socketio.run(), driven by python-socketio."""
+"""Real sockets, real clients: the scenario app under socketio.run(),
+driven by python-socketio."""

@@ -32,12 +32,46 @@ def require_impl():
     return check
 
 
+def _variant_of(item):
+    pick = getattr(item.module, 'server_variant', None)
+    return pick(item.name) if pick else 'default'
+
+
+def _servers_needed(items):
+    """(impl, mode, variant) of the shared servers the selected tests use."""
+    keys = set()
+    for item in items:
+        params = getattr(getattr(item, 'callspec', None), 'params', {})
+        uses = set(getattr(item, 'fixturenames', ()))
+        if not {'differential', 'server'} & uses or \
+                'impl' not in params or 'mode' not in params:
+            continue
+        keys.add((params['impl'], params['mode'], _variant_of(item)))
+        if 'differential' in uses:
+            keys.add((REFERENCE, params['mode'], _variant_of(item)))
+    return keys
+
+
 @pytest.fixture(scope='session')
-def app_servers(require_impl):
+def app_servers(require_impl, request):
     """``get(impl, mode, variant='default')`` returns a running AppServer,
-    started once."""
+    started once. The first request for a variant launches every server of
+    that variant the selected tests will need, so they boot in parallel."""
     servers = {}
     failures = {}
+    needed = _servers_needed(request.session.items)
+    launched_variants = set()
+
+    def launch_variant(variant):
+        launched_variants.add(variant)
+        for impl, mode, v in sorted(needed):
+            if v == variant and (impl, mode, v) not in servers:
+                try:
+                    require_impl(impl)
+                except pytest.skip.Exception:
+                    continue
+                servers[impl, mode, v] = AppServer(
+                    impl, MODES[mode] + VARIANTS[v]).launch()
 
     def get(impl, mode, variant='default'):
         require_impl(impl)
@@ -45,16 +79,18 @@ def app_servers(require_impl):
         if key in failures:
             pytest.fail('server %s failed to start earlier: %s'
                         % (key, failures[key]))
-        if key not in servers:
-            srv = AppServer(impl, MODES[mode] + VARIANTS[variant])
+        if variant not in launched_variants:
+            launch_variant(variant)
+        srv = servers.get(key)
+        if srv is None:
+            srv = servers[key] = AppServer(impl,
+                                           MODES[mode] + VARIANTS[variant])
+        if srv.info is None:
             try:
                 srv.start()
             except ServerStartError as exc:
-                srv.close()
                 failures[key] = exc
                 raise
-            servers[key] = srv
-        srv = servers[key]
         if srv.proc.poll() is not None:
             pytest.fail('server %s died (exit %s):\n%s' % (
                 key, srv.proc.returncode, srv.log_text()))
@@ -93,9 +129,10 @@ def _observations():
 
 
 @pytest.fixture
-def variant():
-    """Server variant (see realsock_servers.VARIANTS); override per module."""
-    return 'default'
+def variant(request):
+    """Server variant (see realsock_servers.VARIANTS): a test module picks
+    one per test with a ``server_variant(test_name)`` function."""
+    return _variant_of(request.node)
 
 
 @pytest.fixture

@@ -32,10 +32,12 @@ MODES = {
 }
 
 # Extra arguments per server variant, for the timeout and limit tests:
-# 'tight' pings every second, 'small-buffer' takes messages up to 100 kB.
+# 'tight' pings every second (and allows 2 s for the pong, so a loaded
+# machine does not drop the clients that do answer), 'small-buffer' takes
+# messages up to 100 kB.
 VARIANTS = {
     'default': [],
-    'tight': ['--ping-interval', '1', '--ping-timeout', '1',
+    'tight': ['--ping-interval', '1', '--ping-timeout', '2',
               '--max-http-buffer-size', '100000'],
     'small-buffer': ['--max-http-buffer-size', '100000'],
 }
@@ -93,32 +95,42 @@ class AppServer:
         return 'http://127.0.0.1:%d' % self.port
 
     def start(self, attempts=3):
+        """Launch (unless launched already) and wait until it answers."""
         # another process may grab the port between probe and bind; retry
         for _ in range(attempts):
+            if self.proc is None:
+                self.launch()
             try:
-                self._start_once()
+                self.wait_ready()
                 return self
             except ServerStartError as exc:
                 error = exc
                 self.kill()
+                self.proc = None
                 if 'in use' not in str(exc):
                     break
         raise error
 
-    def _start_once(self):
+    def launch(self):
+        """Start the process without waiting for it (see wait_ready)."""
         self.port = free_port()
+        if self._log is not None:
+            self._log.close()
         self._log = tempfile.TemporaryFile(mode='w+')
-        cmd = [sys.executable, str(APP), '--impl', self.impl,
-               '--port', str(self.port)] + self.args
-        self.proc = subprocess.Popen(cmd, env=child_env(), cwd=str(REPO),
-                                     stdin=subprocess.DEVNULL,
+        self._cmd = [sys.executable, str(APP), '--impl', self.impl,
+                     '--port', str(self.port)] + self.args
+        self.proc = subprocess.Popen(self._cmd, env=child_env(),
+                                     cwd=str(REPO), stdin=subprocess.DEVNULL,
                                      stdout=self._log,
                                      stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
+        self._deadline = time.monotonic() + STARTUP_TIMEOUT
+        return self
+
+    def wait_ready(self):
+        while time.monotonic() < self._deadline:
             if self.proc.poll() is not None:
                 raise ServerStartError('%s exited with %d:\n%s' % (
-                    cmd, self.proc.returncode, self.log_text()))
+                    self._cmd, self.proc.returncode, self.log_text()))
             try:
                 r = requests.get(self.url + '/info', timeout=2)
             except requests.RequestException:
@@ -128,7 +140,7 @@ class AppServer:
                 self.info = r.json()
                 return
         raise ServerStartError('%s did not answer within %ds:\n%s' % (
-            cmd, STARTUP_TIMEOUT, self.log_text()))
+            self._cmd, STARTUP_TIMEOUT, self.log_text()))
 
     def log_text(self):
         if self._log is None:

@@ -418,7 +418,8 @@ def scenario_mixed_transports(url, binary):
             client.ack('join', 'mixed')
         if binary:
             burst = {'room': 'mixed', 'n': 10, 'text': 'b',
-                     'blob': {'raw': bytes(range(256)), 'list': [b'', b'\x00']}}
+                     'blob': {'raw': bytes(range(256)),
+                              'list': [b'', b'\x00']}}
             bc = [b'\xff', 'z']
         else:
             burst = {'room': 'mixed', 'n': 30,
@@ -467,7 +468,8 @@ def raw_websocket_close(url, how):
     """Open a Socket.IO session over a bare WebSocket, then end it ``how``;
     return the reason the server's disconnect handler saw."""
     ws = websocket.create_connection(
-        url.replace('http://', 'ws://') + '/socket.io/?EIO=4&transport=websocket',
+        url.replace('http://', 'ws://') +
+        '/socket.io/?EIO=4&transport=websocket',
         timeout=TIMEOUT)
     try:
         assert ws.recv().startswith('0{')
