@@ -518,7 +518,9 @@ class Socket(_StockSocket):
                         trigger('message', sid, payload[1:],
                                 run_async=run_async)
                         continue
-                    if not payload or not '0' <= payload[0] <= '6':
+                    # a digit outside 0-6 is an unknown type, ignored as
+                    # python-engineio does; anything else cannot be decoded
+                    if not payload or not '0' <= payload[0] <= '9':
                         return self._bad_packet(conn, payload)
                     try:
                         packet_type, data, _ = decode(payload, loads)
@@ -541,7 +543,7 @@ class Socket(_StockSocket):
                         break
                     if isinstance(data, bytes):
                         self._receive_ws(MESSAGE, data)
-                    elif not data or not '0' <= data[0] <= '6':
+                    elif not data or not '0' <= data[0] <= '9':
                         return self._bad_packet(conn, data)
                     else:
                         try:
