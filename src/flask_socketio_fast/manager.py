@@ -11,7 +11,7 @@ A broadcast encodes its Socket.IO packet once and builds its Engine.IO
 packets once, as python-socketio does.  When the Engine.IO server is ours
 (it has ``flush()`` and its sockets a ``frame_sink``), the complete WebSocket
 frames are also built once and every WebSocket recipient only gets those
-bytes appended to its outbound buffer; one ``flush()`` then writes them all.
+bytes appended to its outbound buffer; one ``flush_soon()`` then writes them all.
 Everything else goes through ``server._send_eio_packet`` per recipient, as
 upstream: polling and compressed connections (their ``frame_sink`` is None),
 broadcasts with a callback (each recipient needs its own ack id), and a
@@ -289,7 +289,13 @@ class FastManager(socketio.Manager):
                                  frame, eio.send_packet, eio_pkts)
         if shared:
             self.shared_frames += shared
-            eio.flush()
+            # deferred to the next turn of the hub (or the flusher thread):
+            # back-to-back broadcasts then leave in one send per connection
+            flush_soon = getattr(eio, 'flush_soon', None)
+            if flush_soon is not None:
+                flush_soon()
+            else:
+                eio.flush()
 
 
 def _hooks_are_stock(server):
