@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-installed
 
-.PHONY: run test test-quick build venv test-deps bench bench-quick fuzz wheel clean
+.PHONY: run test test-hostile build venv test-deps bench bench-quick fuzz wheel clean
 
 run: build examples/node_modules/.package-lock.json
 	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) examples/chat/app.py
@@ -60,3 +60,8 @@ fuzz: build
 # every platform come from cibuildwheel, see .github/workflows/wheels.yml)
 wheel: venv
 	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) -m build --no-isolation --outdir dist .
+
+# the full hostile-client corpus over real sockets (a 30-stream version runs
+# in `make test`)
+test-hostile: build
+	ENGINE_WS_CORPUS=500 $(PY) -m pytest -q -p no:cacheprovider tests/engine_ws/test_hostile.py
