@@ -38,10 +38,9 @@ PACKETS = {
 }
 
 
-def child(module_name, events):
-    """Measure in this process; print one JSON line of us/event."""
-    import time
-
+def build_scenario(module_name):
+    """The benchmark app on ``module_name``; returns (module, feed) where
+    ``feed(packet)`` hands one inbound Socket.IO packet to the server."""
     mod = __import__(module_name)
     from flask import Flask, session
 
@@ -66,14 +65,22 @@ def child(module_name, events):
     # what the server sends is encoded (real work) but not captured
     server._send_packet = lambda eio_sid, pkt: pkt.encode()
     eio_sid = client.eio_sid
-    result = {'implementation': getattr(mod, 'IMPLEMENTATION', '-')}
     handle = server._handle_eio_message
+    return mod, lambda pkt: handle(eio_sid, pkt)
+
+
+def child(module_name, events):
+    """Measure in this process; print one JSON line of us/event."""
+    import time
+
+    mod, handle = build_scenario(module_name)
+    result = {'implementation': getattr(mod, 'IMPLEMENTATION', '-')}
     for name, pkt in PACKETS.items():
         for _ in range(events // 10):
-            handle(eio_sid, pkt)
+            handle(pkt)
         t0 = time.perf_counter()
         for _ in range(events):
-            handle(eio_sid, pkt)
+            handle(pkt)
         result[name] = (time.perf_counter() - t0) / events * 1e6
     print(json.dumps(result))
 

@@ -58,40 +58,19 @@ def child(module, events):
     sys.path.insert(0, HERE)
     import bench_event
 
-    # build the same app as the benchmark, then profile only the loop
-    mod = __import__(module)
-    from flask import Flask, session
-    app = Flask(__name__)
-    app.config['SECRET_KEY'] = 'benchmark'
-
-    @app.route('/login')
-    def login():
-        session['user'] = 'u1'
-        return 'ok'
-
-    sio = mod.SocketIO(app, async_mode='threading', async_handlers=False)
-
-    @sio.on('echo')
-    def echo(data):
-        return data
-
-    http = app.test_client()
-    http.get('/login')
-    client = sio.test_client(app, flask_test_client=http)
-    server = sio.server
-    server._send_packet = lambda eio_sid, pkt: pkt.encode()
+    # the same app as the benchmark; only the loop is profiled
+    _, feed = bench_event.build_scenario(module)
     pkt = bench_event.PACKETS['event+ack']
-    handle, eio_sid = server._handle_eio_message, client.eio_sid
     for _ in range(events // 10):
-        handle(eio_sid, pkt)
+        feed(pkt)
     t0 = time.perf_counter()
     for _ in range(events):
-        handle(eio_sid, pkt)
+        feed(pkt)
     plain_us = (time.perf_counter() - t0) / events * 1e6
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(events):
-        handle(eio_sid, pkt)
+        feed(pkt)
     prof.disable()
     layers = {}
     for (filename, _, _), row in pstats.Stats(prof).stats.items():
