@@ -138,7 +138,27 @@ class _WaitTimeout(Exception):
     pass
 
 
-class EventletBackend:
+class _GreenBackend:
+    """What the eventlet and gevent backends share: one hub thread, so one
+    receive buffer, and tasks as greenlets with a set-once done flag."""
+
+    def spawn(self, fn, *args):
+        done = self._new_done()
+
+        def run():
+            try:
+                fn(*args)
+            finally:
+                done.set()
+
+        self._spawn(run)
+        return _Task(done)
+
+    def local_buffer(self):
+        return self._buf
+
+
+class EventletBackend(_GreenBackend):
     name = 'eventlet'
 
     def __init__(self):
@@ -158,20 +178,8 @@ class EventletBackend:
     def waiter(self, sock):
         return _EventletWaiter(sock, self._trampoline)
 
-    def spawn(self, fn, *args):
-        done = _GreenDone(self._event)
-
-        def run():
-            try:
-                fn(*args)
-            finally:
-                done.set()
-
-        self._spawn(run)
-        return _Task(done)
-
-    def local_buffer(self):
-        return self._buf
+    def _new_done(self):
+        return _GreenDone(self._event)
 
 
 class _GreenDone:
@@ -222,7 +230,7 @@ class _EventletWaiter:
         return self._wait(timeout, False)
 
 
-class GeventBackend:
+class GeventBackend(_GreenBackend):
     name = 'gevent'
 
     def __init__(self):
@@ -243,20 +251,8 @@ class GeventBackend:
         return _GeventWaiter(sock.fileno(), self._wait_read,
                              self._wait_write)
 
-    def spawn(self, fn, *args):
-        done = self._event()
-
-        def run():
-            try:
-                fn(*args)
-            finally:
-                done.set()
-
-        self._spawn(run)
-        return _Task(done)
-
-    def local_buffer(self):
-        return self._buf
+    def _new_done(self):
+        return self._event()
 
 
 class _GeventWaiter:
