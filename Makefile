@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.deps-installed
+# the benchmarks' load generator for WebSocket clients (libc only)
+LOADGEN_C := benchmarks/loadgen_c/loadgen
 
 .PHONY: run test test-hostile build venv test-deps bench bench-quick fuzz wheel clean
 
@@ -32,21 +34,24 @@ build: venv
 test-deps:
 	bash scripts/ensure-test-deps.sh
 
+$(LOADGEN_C): benchmarks/loadgen_c/loadgen.c
+	cc -O2 -Wall -o $@ $<
+
 examples/node_modules/.package-lock.json: examples/package.json examples/package-lock.json
 	cd examples && npm ci --no-audit --no-fund --loglevel=error
 
 clean:
 	rm -rf build dist *.egg-info src/*.egg-info src/_speedups/*.c \
-	    src/flask_socketio_fast/_speedups/*.so .pytest_cache .hypothesis
+	    src/flask_socketio_fast/_speedups/*.so .pytest_cache .hypothesis $(LOADGEN_C)
 
 # side-by-side comparison with Flask-SocketIO (and Node's socket.io when
 # node is present); writes benchmarks/results/ and regenerates
 # docs/performance.md.  `make bench-quick` finishes in about 3 minutes.
-bench: build
+bench: build $(LOADGEN_C)
 	bash benchmarks/setup_node.sh
 	BENCH_COMMAND="make bench" $(PY) benchmarks/run.py $(BENCH_ARGS)
 
-bench-quick: build
+bench-quick: build $(LOADGEN_C)
 	bash benchmarks/setup_node.sh
 	BENCH_COMMAND="make bench-quick" $(PY) benchmarks/run.py --quick $(BENCH_ARGS)
 

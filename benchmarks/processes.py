@@ -20,6 +20,13 @@ import urllib.request
 
 from contenders import HERE, LOADGEN_DIR, NODE_SERVER_DIR
 
+# The C load generator (benchmarks/loadgen_c, built by `make bench`): used
+# for WebSocket sessions, where the Node one saturates its core first.
+LOADGEN_C_DIR = os.path.join(HERE, "loadgen_c")
+LOADGEN_C = os.path.join(LOADGEN_C_DIR, "loadgen")
+# BENCH_LOADGEN=node forces the Node load generator everywhere (to compare).
+LOADGEN_ENV = "BENCH_LOADGEN"
+
 
 def raise_fd_limit():
     """Lift RLIMIT_NOFILE to its hard limit; children inherit it.
@@ -170,13 +177,35 @@ class LoadGenError(RuntimeError):
     pass
 
 
-class LoadGen:
-    """The Node load generator: JSON commands in, JSON replies out."""
+def loadgen_kind(transport="websocket", deflate=False):
+    """Which load generator a session gets: ``"c"`` or ``"node"``.
 
-    def __init__(self, port, cpus, log_path, deflate=False):
-        cmd = ["node", os.path.join(LOADGEN_DIR, "loadgen.js"), "--port", str(port)]
-        if deflate:
-            cmd.append("--deflate")
+    The C one speaks plain WebSocket only; long-polling and
+    permessage-deflate sessions, or a tree where it is not built, get the
+    Node one.
+    """
+    if os.environ.get(LOADGEN_ENV) == "node":
+        return "node"
+    if transport == "websocket" and not deflate and os.access(LOADGEN_C, os.X_OK):
+        return "c"
+    return "node"
+
+
+class LoadGen:
+    """A load generator process: JSON commands in, JSON replies out.
+
+    ``kind`` says which one runs: ``"c"`` (benchmarks/loadgen_c) or
+    ``"node"`` (benchmarks/loadgen, Node + ws); both speak the same protocol.
+    """
+
+    def __init__(self, port, cpus, log_path, deflate=False, transport="websocket"):
+        self.kind = loadgen_kind(transport, deflate)
+        if self.kind == "c":
+            cmd = [LOADGEN_C, "--port", str(port)]
+        else:
+            cmd = ["node", os.path.join(LOADGEN_DIR, "loadgen.js"), "--port", str(port)]
+            if deflate:
+                cmd.append("--deflate")
         self.log_path = log_path
         log = open(log_path, "ab")
         try:

@@ -385,7 +385,26 @@ def draw_chart(meta, records, path):
 
 # --------------------------------------------------------------- docs
 
-def _versions(meta):
+LOADGEN_NAMES = {"c": "C (`benchmarks/loadgen_c`)", "node": "Node + ws (`benchmarks/loadgen`)"}
+
+
+def _loadgen_used(records):
+    """Which load generator drove which transport in this run."""
+    kinds = {}
+    for r in records:
+        if r.get("loadgen"):
+            kinds.setdefault(r.get("transport") or "websocket", set()).add(r["loadgen"])
+    if not kinds:  # results from before the C load generator existed
+        return LOADGEN_NAMES["node"] + " for every transport"
+    parts = []
+    for transport, label in (("websocket", "WebSocket"), ("polling", "polling")):
+        if transport in kinds:
+            parts.append(" and ".join(LOADGEN_NAMES.get(k, k) for k in sorted(kinds[transport]))
+                         + f" for {label}")
+    return ", ".join(parts)
+
+
+def _versions(meta, records=()):
     mach = meta.get("machine", {})
     pk = mach.get("packages", {})
     lines = [f"- Python {mach.get('python')}"]
@@ -401,7 +420,8 @@ def _versions(meta):
     if mach.get("node"):
         npm = mach.get("npm", {})
         lines.append(f"- Node {mach['node']}; socket.io {npm.get('socket.io')}; "
-                     f"load generator on ws {npm.get('ws (loadgen)')}")
+                     f"Node load generator on ws {npm.get('ws (loadgen)')}")
+    lines.append(f"- load generator: {_loadgen_used(records)}")
     return "\n".join(lines)
 
 
@@ -443,18 +463,24 @@ def write_docs(meta, records, tables, chart_path, results_path, page=DOCS_PAGE):
         "",
         "## Versions",
         "",
-        _versions(meta),
+        _versions(meta, records),
         "",
         "## Method",
         "",
         "- End to end: the server (`benchmarks/e2e_app.py`, or the Node socket.io server) and "
-        "the load generator (`benchmarks/loadgen`, Node + `ws`, speaking Engine.IO v4 / "
-        "Socket.IO v5 itself) run as separate processes on separate cores over loopback.",
+        "the load generator run as separate processes on separate cores over loopback. The "
+        "load generator speaks Engine.IO v4 / Socket.IO v5 itself and never decodes a "
+        "payload: for WebSocket clients it is C (`benchmarks/loadgen_c`, one epoll thread), "
+        "because the Node one saturates its core at a few hundred thousand messages per "
+        "second; long-polling (and `--deflate`) runs use the Node one (`benchmarks/loadgen`, "
+        "Node + `ws`).",
         "- Server CPU is user+sys of the whole server process from `/proc/PID/stat` across the "
         "measured phase, divided by the messages delivered; RSS is from `/proc/PID/status`.",
         "- Fan-out: every client joins one room; the server emits `{\"i\": i, \"payload\": "
         "<64 bytes>}` to it; the load generator checks every client receives every `i` in "
-        "order (lost/ooo must be 0/0).",
+        "order (lost/ooo must be 0/0). The C load generator also records the broadcast "
+        "span, per message the time from the first to the last client receiving it "
+        "(`span_p50_ms`/`span_p99_ms`/`span_max_ms` in the raw results).",
         "- Echo/RPC: each client keeps one acked event in flight; latency is per round trip.",
         "- Idle memory: (RSS with N clients connected − RSS before) / N.",
         "- Each figure is the median over repetitions, (min–max) in parentheses. "

@@ -50,7 +50,9 @@ class LiveSession:
             self.server = processes.ServerProcess(self.contender, self.mode, self.cores[0],
                                                   self.server_log).start()
             self.loadgen = processes.LoadGen(self.server.port, self.cores[1],
-                                             self.loadgen_log, self.deflate)
+                                             self.loadgen_log, self.deflate,
+                                             transport=self.spec.transport)
+            self.base["loadgen"] = self.loadgen.kind  # "c" or "node"
             hello = self.loadgen.call("hello", timeout=30)["info"]
             # what the server itself says it runs, in case it differs from the probe
             self.base.update(server_module=hello.get("module"),

@@ -291,6 +291,11 @@ def run_phase(phase, session, server, loadgen, plan, rss0_kb):
             server_cpu_us_per_msg=(1e6 * rec["server_cpu_s"] / delivered
                                    if delivered else None),
             rss_kb=mem["rss_kb"], hwm_kb=mem["hwm_kb"])
+        # broadcast span (first to last client receiving one message): the
+        # C load generator measures it, the Node one does not
+        for key in ("span_p50_ms", "span_p99_ms", "span_max_ms"):
+            if key in res:
+                rec[key] = res[key]
         _saturation(rec, res.get("busy"))
         _resolution(rec)
         return rec
