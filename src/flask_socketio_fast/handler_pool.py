@@ -11,10 +11,12 @@ most handlers do.  This pool keeps that guarantee with reused threads:
 * only when ``max_workers`` is set and that many handlers are running at
   once do further events wait, in arrival order, for the next free worker;
 * a worker idle for ``idle_timeout`` seconds exits, so a burst does not
-  leave threads behind.
+  leave threads behind;
+* each task runs in a fresh ``contextvars`` context, as in a new thread.
 """
 
 import collections
+import contextvars
 import logging
 import threading
 
@@ -38,7 +40,9 @@ class _Worker:
             fn, args = self.task
             self.task = None
             try:
-                fn(*args)
+                # a fresh context, as a new thread would have: nothing a
+                # handler sets in a ContextVar leaks into the next one
+                contextvars.Context().run(fn, *args)
             except BaseException:  # a handler's error must not kill the pool
                 logger.exception('Unhandled exception in a Socket.IO event '
                                  'handler')

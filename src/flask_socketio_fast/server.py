@@ -5,8 +5,9 @@ python-socketio it runs on has the shape it was written for, and otherwise
 leaves the stock behaviour alone and says so in ``fast_paths`` (which
 ``SocketIO`` logs).
 
-* **Handler threads** (threading mode, ``async_handlers=True``): events run
-  on reused worker threads (handler_pool.py) instead of a new thread each.
+* **Handler pools** (``async_handlers=True``): events run on reused worker
+  threads (threading mode, handler_pool.py) or greenlets (eventlet and
+  gevent, green_pool.py) instead of a new thread or greenlet each.
 * **Engine** (every mode): our engineio.Server subclass (engine/), with its
   own WebSocket driver, frame codec and ping timer, when the installed
   python-engineio is one it was written for.
@@ -17,6 +18,7 @@ import logging
 import socketio
 
 from .engine import engine_server_class
+from . import green_pool
 from .handler_pool import HandlerPool
 
 logger = logging.getLogger('flask_socketio_fast')
@@ -35,16 +37,21 @@ class Server(socketio.Server):
         self.fast_paths['engine'] = getattr(
             self.eio, 'fast_path', None) or self._engine_fallback
         self._handler_pool = None
-        if self.eio.async_mode != 'threading':
-            self.fast_paths['handler threads'] = (
-                f'stock ({self.eio.async_mode}: greenlets are cheap)')
-        elif _HANDLE_EVENT_INTERNAL is None:
-            self.fast_paths['handler threads'] = (
+        mode = self.eio.async_mode
+        if _HANDLE_EVENT_INTERNAL is None:
+            self.fast_paths['handlers'] = (
                 'stock (this python-socketio has no _handle_event_internal)')
+        elif not self.async_handlers:
+            self.fast_paths['handlers'] = 'inline (async_handlers=False)'
+        elif mode in ('eventlet', 'gevent'):
+            self._handler_pool = green_pool.pool_for(mode)
+            self.fast_paths['handlers'] = 'pooled greenlets'
+        elif mode != 'threading':
+            self.fast_paths['handlers'] = f'stock ({mode})'
         else:
             self._handler_pool = HandlerPool(max_workers=max_handler_threads)
             bound = max_handler_threads or 'no'
-            self.fast_paths['handler threads'] = f'pooled ({bound} bound)'
+            self.fast_paths['handlers'] = f'pooled threads ({bound} bound)'
 
     def _engineio_server_class(self):
         cls, reason = engine_server_class()

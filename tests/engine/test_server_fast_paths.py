@@ -18,7 +18,7 @@ def _app():
 def test_threading_mode_pools_event_handlers():
     sio = SocketIO(_app(), async_mode='threading')
     assert isinstance(sio.server, Server)
-    assert sio.server.fast_paths['handler threads'].startswith('pooled')
+    assert sio.server.fast_paths['handlers'].startswith('pooled threads')
     ran = threading.Event()
     names = []
 
@@ -57,7 +57,13 @@ def test_bound_is_configurable():
     assert 'max_handler_threads' not in vars(sio.server.eio)
 
 
-def test_greenlet_modes_keep_the_stock_scheduling():
+def test_greenlet_modes_pool_event_handlers():
     sio = SocketIO(_app(), async_mode='eventlet')
+    assert sio.server._handler_pool is not None
+    assert sio.server.fast_paths['handlers'] == 'pooled greenlets'
+
+
+def test_inline_handlers_need_no_pool():
+    sio = SocketIO(_app(), async_mode='threading', async_handlers=False)
     assert sio.server._handler_pool is None
-    assert sio.server.fast_paths['handler threads'].startswith('stock')
+    assert sio.server.fast_paths['handlers'].startswith('inline')

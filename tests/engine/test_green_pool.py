@@ -1,0 +1,122 @@
+"""GreenHandlerPool: reused greenlets that keep the greenlet-per-event
+guarantees, under eventlet and under gevent (each library's own hub and
+sleep; no monkey patching needed)."""
+
+import contextvars
+import logging
+
+import pytest
+
+from flask_socketio_fast.green_pool import pool_for
+
+
+@pytest.fixture(params=['eventlet', 'gevent'])
+def green(request):
+    if request.param == 'eventlet':
+        import eventlet
+        sleep = eventlet.sleep
+    else:
+        import gevent
+        sleep = gevent.sleep
+    return pool_for(request.param), sleep
+
+
+def _wait_until(sleep, cond, limit=2000):
+    for _ in range(limit):
+        if cond():
+            return True
+        sleep(0.001)
+    return cond()
+
+
+def test_tasks_start_on_the_next_turn_in_submission_order(green):
+    pool, sleep = green
+    seen = []
+    for i in range(20):
+        pool.submit(seen.append, i)
+    assert seen == []  # the submitter goes on first, as after spawn()
+    assert _wait_until(sleep, lambda: len(seen) == 20)
+    assert seen == list(range(20))
+
+
+def test_a_blocked_handler_delays_nobody(green):
+    pool, sleep = green
+    log = []
+
+    def slow():
+        log.append('slow start')
+        sleep(0.2)
+        log.append('slow end')
+
+    pool.submit(slow)
+    for i in range(3):
+        pool.submit(log.append, i)
+    assert _wait_until(sleep, lambda: len(log) == 5)
+    assert log == ['slow start', 0, 1, 2, 'slow end']
+
+
+def test_workers_are_reused(green):
+    pool, sleep = green
+    done = []
+    for round_ in range(5):
+        for i in range(10):
+            pool.submit(done.append, i)
+        assert _wait_until(sleep, lambda: len(done) == 10 * (round_ + 1))
+    assert pool.workers <= 10
+    assert pool.idle == pool.workers
+
+
+def test_each_task_gets_a_fresh_context(green):
+    pool, sleep = green
+    var = contextvars.ContextVar('v', default='unset')
+    seen = []
+
+    def first():
+        var.set('leaked?')
+        seen.append(var.get())
+
+    def second():
+        seen.append(var.get())
+
+    pool.submit(first)
+    assert _wait_until(sleep, lambda: len(seen) == 1)
+    pool.submit(second)  # runs on the same (idle) worker
+    assert _wait_until(sleep, lambda: len(seen) == 2)
+    assert pool.workers == 1
+    assert seen == ['leaked?', 'unset']
+
+
+def test_an_error_is_logged_and_the_worker_survives(green, caplog):
+    pool, sleep = green
+    done = []
+
+    def boom():
+        raise RuntimeError('handler failed')
+
+    with caplog.at_level(logging.ERROR, logger='flask_socketio_fast'):
+        pool.submit(boom)
+        pool.submit(done.append, 'after')
+        assert _wait_until(sleep, lambda: done == ['after'])
+    assert 'Unhandled exception in a Socket.IO event handler' in caplog.text
+    assert 'handler failed' in caplog.text
+    assert pool.workers == pool.idle
+
+
+def test_a_burst_leaves_at_most_max_idle_workers(green):
+    pool, sleep = green
+    pool.max_idle = 4
+    done = []
+
+    def blocking(i):
+        sleep(0.05)
+        done.append(i)
+
+    for i in range(30):
+        pool.submit(blocking, i)
+    assert _wait_until(sleep, lambda: len(done) == 30)
+    assert _wait_until(sleep, lambda: pool.workers == 4)
+    assert pool.idle == 4
+
+
+def test_other_modes_have_no_green_pool():
+    assert pool_for('threading') is None
