@@ -177,16 +177,37 @@ class LoadGenError(RuntimeError):
     pass
 
 
+def build_loadgen_c(cc=None):
+    """Compile benchmarks/loadgen_c when the binary is missing or older than
+    its source; raises LoadGenError when that fails (never a silent switch
+    to the slower Node load generator)."""
+    src = os.path.join(LOADGEN_C_DIR, "loadgen.c")
+    if os.path.exists(LOADGEN_C) and \
+            os.path.getmtime(LOADGEN_C) >= os.path.getmtime(src):
+        return LOADGEN_C
+    cmd = [cc or os.environ.get("CC", "cc"), "-O2", "-Wall", "-o", LOADGEN_C, src]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except OSError as exc:
+        raise LoadGenError(f"cannot build the C load generator ({' '.join(cmd)}): "
+                           f"{exc}; set {LOADGEN_ENV}=node to use the Node one") from exc
+    if out.returncode != 0:
+        raise LoadGenError(f"building the C load generator failed ({' '.join(cmd)}):\n"
+                           f"{out.stderr}\nset {LOADGEN_ENV}=node to use the Node one")
+    return LOADGEN_C
+
+
 def loadgen_kind(transport="websocket", deflate=False):
     """Which load generator a session gets: ``"c"`` or ``"node"``.
 
     The C one speaks plain WebSocket only; long-polling and
-    permessage-deflate sessions, or a tree where it is not built, get the
-    Node one.
+    permessage-deflate sessions get the Node one.  It is built on first
+    use (see build_loadgen_c).
     """
     if os.environ.get(LOADGEN_ENV) == "node":
         return "node"
-    if transport == "websocket" and not deflate and os.access(LOADGEN_C, os.X_OK):
+    if transport == "websocket" and not deflate:
+        build_loadgen_c()
         return "c"
     return "node"
 
