@@ -5,7 +5,9 @@
 The common cases -- a text packet whose data starts with a digit (every
 Socket.IO message), raw binary, ``b`` + base64 -- are handled here without
 Python-level steps; anything else takes the generic path, which follows
-``engineio.packet.Packet.decode`` step by step.
+``engineio.packet.Packet.decode`` step by step, except that a packet type
+must be an ASCII digit (``ProtocolViolation`` otherwise, where upstream's
+``int()`` takes any Unicode decimal digit).
 """
 
 from cpython.unicode cimport PyUnicode_Join
@@ -14,7 +16,7 @@ import base64
 import urllib.parse
 
 from flask_socketio_fast._speedups.errors import (
-    DecodeKeyError, DecodeRecursionError, DecodeTypeError)
+    DecodeKeyError, DecodeRecursionError, DecodeTypeError, ProtocolViolation)
 
 cdef extern from *:
     """
@@ -62,7 +64,11 @@ def _decode_generic(encoded, loads):
             encoded = bytes(encoded)
         return _MESSAGE, encoded, True
     packet_type = int(encoded[0])
-    return packet_type, _text_data(encoded, loads), False
+    data = _text_data(encoded, loads)
+    if not '0' <= encoded[0] <= '9':
+        # int() takes any Unicode decimal digit; we take ASCII only
+        raise ProtocolViolation('packet type is not an ASCII digit')
+    return packet_type, data, False
 
 
 cdef object _text_data(object encoded, object loads):

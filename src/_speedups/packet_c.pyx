@@ -11,6 +11,9 @@ semantics, so the answers and the error messages stay upstream's.
 Crash freedom: every data walk goes through ``Py_EnterRecursiveCall``, all
 indexing stays within the string's length, and the parser raises only
 ValueError-family exceptions for text input.
+
+The strictness rules (``ProtocolViolation`` for what upstream accepts but the
+protocol forbids) are packet_py's, checked at the same points.
 """
 
 cimport cython
@@ -26,7 +29,7 @@ import orjson
 
 from flask_socketio_fast._speedups.errors import (
     DecodeAttributeError, DecodeIndexError, DecodeRecursionError,
-    DecodeTypeError)
+    DecodeTypeError, ProtocolViolation)
 
 cdef extern from *:
     """
@@ -180,6 +183,42 @@ cdef object _loads(object text):
 def json_loads(text):
     """Parse JSON like ``stdlib_loads``, with orjson where it agrees."""
     return _loads(text)
+
+
+def _refuse_constant(name):
+    raise ProtocolViolation(f'{name} is not JSON')
+
+
+def _finite_float(text):
+    value = float(text)
+    if value - value != 0.0:
+        raise ProtocolViolation(f'{text[:20]} overflows a double')
+    return value
+
+
+cdef object _loads_strict(object text):
+    # what received packets get on the built-in JSON path: NaN, Infinity
+    # and numbers that overflow a double refused (orjson refuses them too)
+    cdef bint risky
+    cdef type kind = type(text)
+    if kind is str:
+        FSF_UNICODE_READY(text)
+        risky = _long_run_text(PyUnicode_KIND(text), PyUnicode_DATA(text), 0,
+                               PyUnicode_GET_LENGTH(text))
+    else:
+        risky = True
+    if not risky:
+        try:
+            return _orjson_loads(text)
+        except _OrjsonDecodeError:
+            pass
+    try:
+        return stdlib_loads(text, parse_constant=_refuse_constant,
+                            parse_float=_finite_float)
+    except ProtocolViolation:
+        # refused only if the stdlib would accept it; else its error
+        stdlib_loads(text)
+        raise
 
 
 cdef str _dumps(object obj):
@@ -397,18 +436,29 @@ def fused_dumps(data):
 
 # --- decoding ---------------------------------------------------------------
 
+cdef inline bint _non_ascii_number(object text):
+    # digits int() accepts that are not ASCII ('\u0663' is 3)
+    return not text.isascii() and text.isdecimal()
+
+
 def _decode_generic(ep, loads):
-    # upstream's algorithm, for input the fast parser leaves alone
+    # upstream's algorithm, for input the fast parser leaves alone, with
+    # the strictness rules raised once the rest has decoded
     try:
         packet_type = int(ep[0:1])
     except TypeError:
         return ep, None, None, None, 0
+    violation = None
+    if isinstance(ep, str) and not '0' <= ep[0] <= '9':
+        violation = 'packet type is not an ASCII digit'
     rest = ep[1:]
     count = 0
     dash = rest.find('-')
     if dash > 0 and rest[0:dash].isdigit():
         if dash > 10:
             raise ValueError('too many attachments')
+        if _non_ascii_number(rest[0:dash]):
+            violation = 'attachment count is not ASCII digits'
         count = int(rest[0:dash])
         rest = rest[dash + 1:]
     namespace = None
@@ -427,14 +477,77 @@ def _decode_generic(ep, loads):
         limit = len(rest)
         while end < limit and end < 100 and rest[end].isdigit():
             end += 1
+        if _non_ascii_number(rest[:end]):
+            violation = 'ack id is not ASCII digits'
         packet_id = int(rest[:end])
         rest = rest[end:]
         if rest and rest[0].isdigit():
             raise ValueError('id field is too long')
     data = None
     if rest:
-        data = loads(rest) if loads is not None else _loads(rest)
+        data = loads(rest) if loads is not None else _loads_strict(rest)
+    if violation is not None:
+        raise ProtocolViolation(violation)
+    _check_structure(packet_type, data, count)
     return packet_type, namespace, packet_id, data, count
+
+
+cdef int _placeholder_nums(object data, list found) except -1:
+    # the placeholders _reconstruct would replace, by their ``num``
+    cdef PyObject* flag
+    if isinstance(data, list):
+        Py_EnterRecursiveCall(' while checking placeholders')
+        try:
+            for item in data:
+                _placeholder_nums(item, found)
+        finally:
+            Py_LeaveRecursiveCall()
+    elif isinstance(data, dict):
+        if PyDict_CheckExact(data):
+            flag = PyDict_GetItemWithError(data, _PLACEHOLDER_KEY)
+            if flag is not NULL and (<object>flag) and \
+                    PyDict_Contains(data, _NUM_KEY):
+                found.append((<dict>data)[_NUM_KEY])
+                return 0
+        elif data.get(_PLACEHOLDER_KEY) and _NUM_KEY in data:
+            found.append(data[_NUM_KEY])
+            return 0
+        Py_EnterRecursiveCall(' while checking placeholders')
+        try:
+            for item in data.values():
+                _placeholder_nums(item, found)
+        finally:
+            Py_LeaveRecursiveCall()
+    return 0
+
+
+def check_placeholders(data, count):
+    """Refuse binary packet data whose placeholders do not number its
+    ``count`` attachments exactly once each (see packet_py)."""
+    cdef list nums = []
+    cdef set seen
+    try:
+        _placeholder_nums(data, nums)
+    except RecursionError as exc:
+        raise DecodeRecursionError(*exc.args) from exc
+    if count == 0:
+        raise ProtocolViolation('binary packet without attachments')
+    if len(nums) != count:
+        raise ProtocolViolation(
+            f'{count} attachments announced, {len(nums)} placeholders')
+    seen = set()
+    for num in nums:
+        if type(num) is not int or not 0 <= num < count or num in seen:
+            raise ProtocolViolation(f'invalid placeholder num {num!r:.20}')
+        seen.add(num)
+
+
+cdef inline int _check_structure(object packet_type, object data,
+                                 object count) except -1:
+    # 5 BINARY_EVENT, 6 BINARY_ACK
+    if packet_type == 5 or packet_type == 6:
+        check_placeholders(data, count)
+    return 0
 
 
 cdef object _digits_value(str s, int kind, void* data, Py_ssize_t start,
@@ -516,7 +629,8 @@ cdef object _decode_text(str s, object loads):
             pos = end
     if pos < n:
         rest = PyUnicode_Substring(s, pos, n)
-        value = _loads(rest) if loads is None else loads(rest)
+        value = _loads_strict(rest) if loads is None else loads(rest)
+    _check_structure(packet_type, value, count)
     return packet_type, namespace, packet_id, value, count
 
 

@@ -3,7 +3,10 @@
 import math
 
 from engineio import json as engineio_json
+from engineio import packet as engineio_packet
 from socketio import packet as upstream
+
+from flask_socketio_fast._speedups.errors import ProtocolViolation
 
 UpstreamPacket = upstream.Packet
 
@@ -60,5 +63,96 @@ def upstream_with_attachments(text, attachments):
     return state(pkt), results
 
 
-__all__ = ['UpstreamPacket', 'engineio_json', 'run', 'same', 'same_error',
-           'state', 'with_json']
+# -- the strictness rules (docs/security.md, "Strictness") -------------------
+#
+# Where upstream accepts a packet that the protocol forbids, ours raises
+# ProtocolViolation instead.  The rules, restated here from the protocol
+# (not from our decoder) so the parity tests can tell a deliberate refusal
+# from a difference:
+
+def _non_finite(data):
+    if isinstance(data, float):
+        return not math.isfinite(data)
+    if isinstance(data, list):
+        return any(_non_finite(item) for item in data)
+    if isinstance(data, dict):
+        return any(_non_finite(item) for item in data.values())
+    return False
+
+
+def _placeholders(data, found):
+    # where upstream's reconstruct_binary looks: lists and dict values; a
+    # dict with a truthy _placeholder and a num is one
+    if isinstance(data, list):
+        for item in data:
+            _placeholders(item, found)
+    elif isinstance(data, dict):
+        if data.get('_placeholder') and 'num' in data:
+            found.append(data['num'])
+        else:
+            for item in data.values():
+                _placeholders(item, found)
+    return found
+
+
+def _header_digits_not_ascii(text):
+    """Upstream read a packet type, attachment count or ack id from
+    Unicode digits that are not ASCII."""
+    if not '0' <= text[0] <= '9':
+        return True
+    rest = text[1:]
+    dash = rest.find('-')
+    if dash > 0 and rest[:dash].isdigit():
+        if not rest[:dash].isascii():
+            return True
+        rest = rest[dash + 1:]
+    if rest.startswith('/'):
+        comma = rest.find(',')
+        rest = '' if comma == -1 else rest[comma + 1:]
+    end = 0
+    while end < len(rest) and end < 100 and rest[end].isdigit():
+        end += 1
+    return not rest[:end].isascii()
+
+
+def strictly_refused(text, json_strict=True):
+    """True when upstream decodes ``text`` but the strictness rules refuse
+    it; ``json_strict``: our built-in JSON is in use (with a user's JSON
+    module, NaN and Infinity are that module's business)."""
+    if not isinstance(text, str) or not text:
+        return False
+    try:
+        pkt = UpstreamPacket(encoded_packet=text)
+    except Exception:  # noqa: BLE001 -- upstream refuses it too
+        return False
+    if _header_digits_not_ascii(text):
+        return True
+    if json_strict and _non_finite(pkt.data):
+        return True
+    if pkt.packet_type in (upstream.BINARY_EVENT, upstream.BINARY_ACK):
+        nums = _placeholders(pkt.data, [])
+        count = pkt.attachment_count
+        return not (count > 0 and len(nums) == count and all(
+            type(n) is int for n in nums) and sorted(nums) == list(
+                range(count)))
+    return False
+
+
+def eio_strictly_refused(text):
+    """The same for an Engine.IO packet: a type in non-ASCII digits."""
+    if not isinstance(text, str) or not text or text[0] == 'b':
+        return False
+    try:
+        engineio_packet.Packet(encoded_packet=text)
+    except Exception:  # noqa: BLE001
+        return False
+    return not '0' <= text[0] <= '9'
+
+
+def is_violation(outcome):
+    return outcome[0] == 'err' and isinstance(outcome[1], ProtocolViolation)
+
+
+__all__ = ['UpstreamPacket', 'engineio_json', 'eio_strictly_refused',
+           'is_violation', 'run', 'same', 'same_error', 'state',
+           'strictly_refused', 'with_json']

@@ -2,7 +2,9 @@
 compiled ``eio_c``.
 
 Same results as ``engineio.packet.Packet`` / ``engineio.payload.Payload``
-(python-engineio 4.x): text packets are ``<type><data>``, binary ones travel
+(python-engineio 4.x), except that a packet type must be an ASCII digit
+(``ProtocolViolation``, a ValueError, where upstream's ``int()`` takes any
+Unicode decimal digit): text packets are ``<type><data>``, binary ones travel
 raw over WebSocket or as ``b`` + base64 in polling payloads, and payloads
 join packets with the record separator ``\\x1e``.
 
@@ -17,7 +19,8 @@ API shared with ``eio_c``:
 import base64
 import urllib.parse
 
-from .errors import DecodeKeyError, DecodeRecursionError, DecodeTypeError
+from .errors import (DecodeKeyError, DecodeRecursionError, DecodeTypeError,
+                     ProtocolViolation)
 
 OPEN, CLOSE, PING, PONG, MESSAGE, UPGRADE, NOOP = range(7)
 
@@ -45,6 +48,8 @@ def decode_packet(encoded, loads):
             encoded = bytes(encoded)
         return MESSAGE, encoded, True
     packet_type = int(encoded[0])
+    # int() takes any Unicode decimal digit; we take ASCII only
+    violation = not '0' <= encoded[0] <= '9'
     too_deep = None
     try:
         if encoded[1].isnumeric():
@@ -58,6 +63,8 @@ def decode_packet(encoded, loads):
     if too_deep is not None:
         # upstream lets the RecursionError out; keep it, as a ValueError
         raise DecodeRecursionError(*too_deep.args) from too_deep
+    if violation:
+        raise ProtocolViolation('packet type is not an ASCII digit')
     return packet_type, data, False
 
 

@@ -31,5 +31,14 @@ class DecodeRecursionError(ValueError, RecursionError):
     """Input nested deeper than the decoder's (or the interpreter's) limit."""
 
 
-__all__ = ['DecodeAttributeError', 'DecodeTypeError', 'DecodeIndexError', 'DecodeKeyError',
-           'DecodeRecursionError']
+class ProtocolViolation(ValueError):
+    """Input that upstream accepts but the protocol forbids, refused on
+    purpose (the strictness rules of docs/security.md): a packet type, ack
+    id or attachment count in non-ASCII digits, ``NaN``/``Infinity`` in
+    JSON, binary placeholders that do not number the attachments.  Only
+    raised by our decoders, so the engine can tell it from an application
+    error and close the connection that sent it."""
+
+
+__all__ = ['DecodeAttributeError', 'DecodeTypeError', 'DecodeIndexError',
+           'DecodeKeyError', 'DecodeRecursionError', 'ProtocolViolation']

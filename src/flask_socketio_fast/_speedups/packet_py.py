@@ -4,8 +4,14 @@ Both modules expose the same API and give the same results, byte for byte and
 error for error; the compiled one is only faster.  The wire format, and what
 is accepted or rejected, follows ``socketio.packet.Packet`` from
 python-socketio 5.x (read its ``decode`` for the quirks kept here: the dash
-search over the whole remainder, Unicode digits, the 10-digit attachment count
-and 100-digit ack id limits).
+search over the whole remainder, the 10-digit attachment count and 100-digit
+ack id limits), except for the strictness rules, where decoding raises
+``ProtocolViolation`` for input upstream accepts: a packet type, attachment
+count or ack id in non-ASCII digits, binary placeholders that do not number
+the attachments 0 .. n-1, and (on the built-in JSON path) ``NaN`` and
+``Infinity``.  A CONNECT payload that is not an object is accepted, as
+upstream does (python-socketio's client sends whatever ``auth`` it is
+given).
 
 Besides the packet base class this module holds the JSON fast path that the
 ``flask_socketio_fast.jsonmod`` adapter uses: orjson first, the standard
@@ -17,7 +23,8 @@ API shared with ``packet_c``:
   together with that class (``flask_socketio_fast.packet`` does).
 * ``decode(encoded, loads=None)`` -> ``(type, namespace, id, data, count)``
 * ``encode(type, data, namespace, id, dumps=None)`` -> ``str`` or ``list``
-* ``data_is_binary``, ``deconstruct_binary``, ``reconstruct_binary``
+* ``data_is_binary``, ``deconstruct_binary``, ``reconstruct_binary``,
+  ``check_placeholders(data, count)``
 * ``json_dumps(obj) -> str``, ``json_loads(text)``, ``set_fast_json(module)``
 
 ``loads=None`` / ``dumps=None`` select the built-in orjson path.
@@ -29,7 +36,7 @@ import re
 import orjson
 
 from .errors import (DecodeAttributeError, DecodeIndexError,
-                     DecodeRecursionError, DecodeTypeError)
+                     DecodeRecursionError, DecodeTypeError, ProtocolViolation)
 
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = \
     range(7)
@@ -81,6 +88,24 @@ def stdlib_loads(text, **kwargs):
 def json_loads(text):
     """Parse JSON text (str, bytes or bytearray) like ``stdlib_loads``,
     using orjson whenever that gives the same answer."""
+    return _json_loads(text, False)
+
+
+def _refuse_constant(name):
+    raise ProtocolViolation(f'{name} is not JSON')
+
+
+def _finite_float(text):
+    value = float(text)
+    if value - value != 0.0:
+        raise ProtocolViolation(f'{text[:20]} overflows a double')
+    return value
+
+
+def _json_loads(text, strict):
+    # strict (what packets received with the built-in JSON get): NaN,
+    # Infinity, -Infinity and numbers that overflow a double are refused;
+    # orjson already refuses them, the stdlib is told to
     kind = type(text)
     if kind is str:
         risky = _LONG_DIGITS_STR.search(text)
@@ -95,6 +120,14 @@ def json_loads(text):
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass  # maybe valid for the stdlib (NaN, lone surrogates, ...)
+    if strict:
+        try:
+            return stdlib_loads(text, parse_constant=_refuse_constant,
+                                parse_float=_finite_float)
+        except ProtocolViolation:
+            # refused only if the stdlib would accept it; else its error
+            stdlib_loads(text)
+            raise
     return stdlib_loads(text)
 
 
@@ -212,18 +245,69 @@ def fused_dumps(data):
 
 # --- decoding ---------------------------------------------------------------
 
+def _non_ascii_number(text):
+    # digits int() accepts but that are not ASCII ('\u0663' is 3); others
+    # ('\u00b2') keep failing in int() as upstream's do
+    return not text.isascii() and text.isdecimal()
+
+
+def _placeholder_nums(data, found):
+    # the placeholders upstream's reconstruct_binary would replace, in the
+    # places it looks (lists and dict values), by their ``num``
+    if isinstance(data, list):
+        for item in data:
+            _placeholder_nums(item, found)
+    elif isinstance(data, dict):
+        if data.get('_placeholder') and 'num' in data:
+            found.append(data['num'])
+        else:
+            for item in data.values():
+                _placeholder_nums(item, found)
+
+
+def check_placeholders(data, count):
+    """Refuse binary packet data whose placeholders do not number its
+    ``count`` attachments exactly once each (0 .. count - 1, integers).
+    Upstream takes any index Python does (-1 is the last attachment, True
+    is 1), fails later on others and keeps waiting for attachments that
+    a count of 0 never completes."""
+    nums = []
+    try:
+        _placeholder_nums(data, nums)
+    except RecursionError as exc:
+        raise DecodeRecursionError(*exc.args) from exc
+    if count == 0:
+        raise ProtocolViolation('binary packet without attachments')
+    if len(nums) != count:
+        raise ProtocolViolation(
+            f'{count} attachments announced, {len(nums)} placeholders')
+    seen = set()
+    for num in nums:
+        if type(num) is not int or not 0 <= num < count or num in seen:
+            raise ProtocolViolation(f'invalid placeholder num {num!r:.20}')
+        seen.add(num)
+
+
 def _decode(ep, loads):
     try:
         packet_type = int(ep[0:1])
     except TypeError:
         # not text at all: upstream keeps the object itself as the type
         return ep, None, None, None, 0
+    # the strictness rules refuse only what upstream accepts: a violation
+    # of the header is raised once the rest has decoded
+    violation = None
+    if isinstance(ep, str) and not '0' <= ep[0] <= '9':
+        # int() takes any Unicode decimal digit ('\u0663' is 3)
+        violation = 'packet type is not an ASCII digit'
     rest = ep[1:]
     count = 0
     dash = rest.find('-')
     if dash > 0 and rest[0:dash].isdigit():
         if dash > 10:
             raise ValueError('too many attachments')
+        if _non_ascii_number(rest[0:dash]):
+            violation = 'attachment count is not ASCII digits'
         count = int(rest[0:dash])
         rest = rest[dash + 1:]
     namespace = None
@@ -242,13 +326,19 @@ def _decode(ep, loads):
         limit = len(rest)
         while end < limit and end < 100 and rest[end].isdigit():
             end += 1
+        if _non_ascii_number(rest[:end]):
+            violation = 'ack id is not ASCII digits'
         packet_id = int(rest[:end])
         rest = rest[end:]
         if rest and rest[0].isdigit():
             raise ValueError('id field is too long')
     data = None
     if rest:
-        data = loads(rest)
+        data = _json_loads(rest, True) if loads is None else loads(rest)
+    if violation is not None:
+        raise ProtocolViolation(violation)
+    if packet_type == BINARY_EVENT or packet_type == BINARY_ACK:
+        check_placeholders(data, count)
     return packet_type, namespace, packet_id, data, count
 
 
@@ -257,10 +347,13 @@ def decode(encoded, loads=None):
 
     Returns ``(packet_type, namespace, id, data, attachment_count)``;
     ``namespace`` and ``id`` are None when absent.  Raises only
-    ValueError-family exceptions for text input.
+    ValueError-family exceptions for text input: upstream's, and
+    ``ProtocolViolation`` for what upstream accepts but the strictness
+    rules refuse (see ``_decode``; with ``loads=None`` also ``NaN`` and
+    ``Infinity``, which the built-in JSON path then refuses).
     """
     try:
-        return _decode(encoded, json_loads if loads is None else loads)
+        return _decode(encoded, loads)
     except ValueError:
         raise
     except TypeError as exc:
