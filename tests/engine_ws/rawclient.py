@@ -58,14 +58,18 @@ def upgrade_head(port, path, key=None, version='13', extra=''):
 
 class RawWebSocket:
     def __init__(self, port, path='/socket.io/?EIO=4&transport=websocket',
-                 extensions=None, timeout=10):
+                 extensions=None, timeout=10, version='13', ssl_context=None):
         self.port = port
         self.timeout = timeout
         self.sock = socket.create_connection(('127.0.0.1', port),
                                              timeout=timeout)
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock,
+                                                server_hostname='127.0.0.1')
         extra = f'Sec-WebSocket-Extensions: {extensions}\r\n' \
             if extensions else ''
-        self.sock.sendall(upgrade_head(port, path, extra=extra).encode())
+        self.sock.sendall(upgrade_head(port, path, version=version,
+                                       extra=extra).encode())
         data = b''
         while b'\r\n\r\n' not in data:
             chunk = self.sock.recv(4096)

@@ -15,6 +15,10 @@ import time
 from pathlib import Path
 
 import requests
+import urllib3
+
+# the TLS tests' servers present a self-signed certificate
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -26,6 +30,14 @@ VARIANTS = {
     'eventlet': ('eventlet', 'default'),
     'gevent-websocket': ('gevent', 'gevent-websocket'),
     'gevent-pywsgi': ('gevent', 'pywsgi'),
+}
+
+
+# more setups, for tests that ask for them by name (not parametrized over)
+EXTRA_VARIANTS = {
+    # what socketio.run() starts in gevent mode with gevent-websocket
+    # installed: pywsgi with its WebSocketHandler
+    'gevent-run': ('gevent', 'default'),
 }
 
 
@@ -47,7 +59,8 @@ def child_env():
 class WsServer:
     def __init__(self, variant, impl='flask_socketio_fast', **options):
         self.variant = variant
-        self.mode, self.server = VARIANTS[variant]
+        self.mode, self.server = VARIANTS.get(variant) or \
+            EXTRA_VARIANTS[variant]
         self.impl = impl
         self.options = options
         self.port = None
@@ -56,7 +69,8 @@ class WsServer:
 
     @property
     def url(self):
-        return f'http://127.0.0.1:{self.port}'
+        scheme = 'https' if self.options.get('certfile') else 'http'
+        return f'{scheme}://127.0.0.1:{self.port}'
 
     def start(self, timeout=30):
         self.port = free_port()
@@ -80,7 +94,8 @@ class WsServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f'server exited:\n{self.output()}')
             try:
-                if requests.get(self.url + '/health', timeout=2).ok:
+                if requests.get(self.url + '/health', timeout=2,
+                                verify=False).ok:
                     return self
             except requests.RequestException:
                 pass
@@ -89,7 +104,9 @@ class WsServer:
         raise RuntimeError(f'server not ready:\n{self.output()}')
 
     def health(self):
-        return requests.get(self.url + '/health', timeout=10).json()
+        # (a TLS server's certificate is self-signed)
+        return requests.get(self.url + '/health', timeout=10,
+                            verify=False).json()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

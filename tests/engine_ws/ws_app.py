@@ -2,6 +2,7 @@
 
     python ws_app.py --impl flask_socketio_fast --mode gevent --port N
                      [--server default|pywsgi|gevent-websocket] [options]
+                     [--certfile cert.pem --keyfile key.pem]
 
 Events: ``echo`` (acks its arguments), ``burst`` (emits ``n`` numbered
 ``item`` events to the caller), ``shout`` (broadcasts ``heard`` to everyone
@@ -30,6 +31,11 @@ def parse():
     p.add_argument('--max-pending-bytes', type=int, default=None)
     p.add_argument('--instrument', action='store_true',
                    help="python-socketio's admin UI instrumentation")
+    p.add_argument('--certfile', default=None,
+                   help='serve TLS, as the Flask-SocketIO docs show per '
+                        'server (ssl_context= for Werkzeug, certfile= and '
+                        'keyfile= for eventlet and gevent)')
+    p.add_argument('--keyfile', default=None)
     return p.parse_args()
 
 
@@ -50,6 +56,9 @@ from flask import Flask, jsonify, request  # noqa: E402
 impl = importlib.import_module(args.impl)
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                     format='%(levelname)s %(name)s: %(message)s')
+# what flask-socketio-fast says about its fast paths (INFO), in the log the
+# tests read
+logging.getLogger('flask_socketio_fast').setLevel(logging.INFO)
 
 app = Flask(__name__)
 app.config['SECRET_KEY'] = 'engine-ws-tests'
@@ -94,7 +103,9 @@ def health():
         engine=type(eio).__module__ + '.' + type(eio).__name__,
         fast_paths=getattr(socketio.server, 'fast_paths', {}),
         timers=eio._timers.pending() if hasattr(eio, '_timers') else None,
-        ws_sessions=getattr(eio, 'websocket_sessions', None))
+        ws_sessions=getattr(eio, 'websocket_sessions', None),
+        ws_fallbacks=getattr(eio, 'websocket_fallbacks', None),
+        engine_fast_path=getattr(eio, 'fast_path', None))
 
 
 @socketio.on('echo')
@@ -129,11 +140,19 @@ def bye():
     impl.disconnect()
 
 
+def tls_options():
+    if not args.certfile:
+        return {}
+    if args.mode == 'threading':
+        return {'ssl_context': (args.certfile, args.keyfile)}
+    return {'certfile': args.certfile, 'keyfile': args.keyfile}
+
+
 def main():
     port = args.port
     if args.mode == 'gevent' and args.server != 'default':
         from gevent import pywsgi
-        kwargs = {}
+        kwargs = tls_options()
         if args.server == 'gevent-websocket':
             from geventwebsocket.handler import WebSocketHandler
             kwargs['handler_class'] = WebSocketHandler
@@ -141,7 +160,7 @@ def main():
                           **kwargs).serve_forever()
         return
     socketio.run(app, host='127.0.0.1', port=port, allow_unsafe_werkzeug=True,
-                 log_output=False)
+                 log_output=False, **tls_options())
 
 
 if __name__ == '__main__':

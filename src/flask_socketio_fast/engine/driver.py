@@ -13,9 +13,11 @@ gevent     pywsgi                                 ``wsgi.input``'s socket
 gevent     pywsgi + gevent-websocket's handler    the handler's socket
 =========  =====================================  ==========================
 
-Anything else (TLS sockets, gunicorn, uWSGI, ...) returns None from
-``prepare`` and the caller takes the stock engine.io path (logged once per
-reason).  With gevent-websocket's handler the handshake is already done by
+Anything else (TLS sockets, gunicorn's own HTTP parser, ...) returns None
+from ``prepare`` and the caller takes the stock engine.io path, logged once
+per reason (INFO) and counted in ``fallbacks``; where that path cannot work
+(gevent without gevent-websocket's handler while gevent-websocket is
+installed) the upgrade is refused with a 400 instead, logged at WARNING.  With gevent-websocket's handler the handshake is already done by
 the handler; everywhere else we do it: ``prepare`` validates the request
 (and refuses it with a plain HTTP error, nothing upgraded), ``accept``
 writes the ``101`` and returns the connection, ``finish`` returns what the
@@ -40,26 +42,35 @@ def _is_tls(sock):
         'SSL' in type(sock).__name__
 
 
+def _server_name(environ):
+    name = environ.get('SERVER_SOFTWARE')
+    return f' ({name[:40]})' if name else ''
+
+
 def _locate(environ, mode):
     """(kind, raw socket, server-side object) or (None, reason, None)."""
     if mode == 'threading':
         sock = environ.get('werkzeug.socket')
         if sock is None:
-            return None, 'the WSGI server is not Werkzeug', None
+            return None, ('the WSGI server is not Werkzeug' +
+                          _server_name(environ)), None
         if _is_tls(sock):
-            return None, 'TLS socket', None
+            return None, 'TLS socket (Werkzeug ssl_context)', None
         return 'werkzeug', sock, sock
     if mode == 'eventlet':
         wsgi_input = environ.get('eventlet.input')
         if wsgi_input is None:
-            return None, 'the WSGI server is not eventlet.wsgi', None
+            return None, ('the WSGI server is not eventlet.wsgi' +
+                          _server_name(environ)), None
         green = wsgi_input.get_socket()
         # the OS-level socket under eventlet's green one (socket.socket may
         # be monkey-patched into the green class itself: no isinstance)
         raw = getattr(green, 'fd', None)
+        if _is_tls(green) or _is_tls(raw):
+            return None, 'TLS socket (eventlet)', None
         if raw is None or not hasattr(raw, 'recv_into') or \
-                hasattr(raw, 'fd') or _is_tls(green) or _is_tls(raw):
-            return None, 'TLS or unknown eventlet socket', None
+                hasattr(raw, 'fd'):
+            return None, 'unknown eventlet socket', None
         return 'eventlet', raw, green
     if mode == 'gevent':
         ws = environ.get('wsgi.websocket')
@@ -68,7 +79,8 @@ def _locate(environ, mode):
             kind = 'gevent-websocket'
         else:
             if not environ.get('SERVER_SOFTWARE', '').startswith('gevent'):
-                return None, 'the WSGI server is not gevent pywsgi', None
+                return None, ('the WSGI server is not gevent pywsgi' +
+                              _server_name(environ)), None
             # pywsgi hands an upgrade request its raw rfile, others an
             # Input wrapping it
             rfile = environ.get('wsgi.input')
@@ -77,10 +89,27 @@ def _locate(environ, mode):
             green = getattr(getattr(rfile, 'raw', None), '_sock', None)
             kind = 'gevent'
         raw = getattr(green, '_sock', None)
-        if raw is None or not hasattr(raw, 'recv_into') or _is_tls(green):
-            return None, 'TLS or unknown gevent socket', None
+        if _is_tls(green) or _is_tls(raw):
+            return None, 'TLS socket (gevent)', None
+        if raw is None or not hasattr(raw, 'recv_into'):
+            return None, 'unknown gevent socket', None
         return kind, raw, (green, ws)
     return None, f'no driver for async mode {mode}', None
+
+
+def _stock_needs_gevent_websocket(environ, mode):
+    """True where python-engineio's gevent WebSocket cannot work: with
+    gevent-websocket installed it needs that package's handler (its
+    ``wsgi.websocket``), which plain pywsgi over TLS and gunicorn's
+    ``gevent`` worker do not have."""
+    if mode != 'gevent' or 'wsgi.websocket' in environ:
+        return False
+    try:
+        from engineio.async_drivers import gevent as stock
+    except ImportError:  # pragma: no cover
+        return False
+    # set when gevent-websocket is missing: simple-websocket serves then
+    return getattr(stock, 'SimpleWebSocketWSGI', True) is None
 
 
 def _retire(raw):
@@ -180,16 +209,29 @@ class Driver:
     def __init__(self, engine, backend):
         self.engine = engine
         self.backend = backend
-        self._fallbacks_logged = set()
+        #: reason -> WebSocket requests that took the stock path for it
+        self.fallbacks = {}
 
     def prepare(self, environ):
         """A Pending upgrade, an engine.io-style error response dict, or
         None when this request must take the stock path."""
         kind, raw, server_side = _locate(environ, self.backend.name)
         if kind is None:
-            self._log_fallback(raw)
+            refuse = _stock_needs_gevent_websocket(environ,
+                                                   self.backend.name)
+            self._log_fallback(raw, refuse)
+            if refuse:
+                # python-engineio would raise out of the request (a 500
+                # and a traceback per attempt); refuse it plainly instead
+                return {'status': '400 BAD REQUEST',
+                        'headers': [('Content-Type', 'text/plain')],
+                        'response': b'WebSocket is not available on this '
+                                    b'server; use polling'}
             return None
         if kind == 'gevent-websocket':
+            version = environ.get('HTTP_SEC_WEBSOCKET_VERSION', '').strip()
+            if version != '13':
+                return self._refuse_upgraded(server_side, version)
             return Pending(self, kind, raw, server_side, None, None)
         try:
             accept = handshake.check_request(environ)
@@ -208,8 +250,51 @@ class Driver:
                 deflate = handshake.negotiate_deflate(offer)
         return Pending(self, kind, raw, server_side, accept, deflate)
 
-    def _log_fallback(self, reason):
-        if reason not in self._fallbacks_logged:
-            self._fallbacks_logged.add(reason)
-            logger.info('flask-socketio-fast: WebSocket takes the stock '
-                        'engine.io path here (%s)', reason)
+    def _refuse_upgraded(self, server_side, version):
+        # gevent-websocket's handler accepts versions 7 and 8 (drafts of
+        # RFC 6455) and has answered 101 before the application runs, so
+        # the 426 the other servers get cannot be sent: a close frame ends
+        # the connection instead
+        green, ws = server_side
+        self.engine._ratelog.log('handshake', logging.INFO,
+                                 'WebSocket handshake refused: version %r '
+                                 '(closed after gevent-websocket\'s 101)',
+                                 version)
+        try:
+            green.sendall(wsframe.build_close_frame(
+                1002, 'unsupported WebSocket version'))
+        except OSError:
+            pass
+        ws.closed = True
+        # what the handler does with this answer: nothing (the stream is
+        # upgraded already); the close frame above is what the client sees
+        return {'status': '426 UPGRADE REQUIRED',
+                'headers': [('Sec-WebSocket-Version', '13')],
+                'response': b''}
+
+    def _log_fallback(self, reason, refused=False):
+        # never silent: the first time for each reason, the same kind of
+        # line as the start-up one, and the engine's fast_path says it too
+        if refused:
+            reason += ", no WebSocket: gevent-websocket's handler is missing"
+        first = reason not in self.fallbacks
+        self.fallbacks[reason] = self.fallbacks.get(reason, 0) + 1
+        if not first:
+            return
+        engine = self.engine
+        engine.fast_path = (f'stock engine.io WebSocket here '
+                            f'({"; ".join(self.fallbacks)}); otherwise '
+                            f'{engine.own_fast_path}')
+        if refused:
+            logger.warning(
+                'flask-socketio-fast: engine: WebSocket requests are refused '
+                "(%s): python-engineio's gevent WebSocket needs "
+                "gevent-websocket's WebSocketHandler when gevent-websocket "
+                'is installed, and our driver serves Werkzeug, eventlet.wsgi '
+                'and gevent pywsgi without TLS; clients stay on long-polling',
+                reason)
+        else:
+            logger.info('flask-socketio-fast: engine: WebSocket takes the '
+                        'stock engine.io path (%s): our driver serves '
+                        'Werkzeug, eventlet.wsgi and gevent pywsgi without '
+                        'TLS', reason)

@@ -12,6 +12,9 @@ cookies, compression of polling responses, the service task -- is stock):
 * A handler exception is logged with a traceback once per window, then as
   one-line summaries (ratelog.py): a flood of malformed packets cannot
   flood the log or stall an event loop.
+* A Socket.IO packet our packet class refuses on purpose
+  (``ProtocolViolation``: the strictness rules of docs/security.md) closes
+  the connection that sent it, with close code 1002 on a WebSocket.
 * Polling responses encode each packet afresh (python-engineio's
   ``Packet.encode`` cache breaks binary packets shared by a WebSocket and
   a polling recipient).
@@ -44,6 +47,8 @@ import engineio
 from engineio import exceptions, packet
 
 from .. import _speedups
+from .._speedups.errors import ProtocolViolation
+from .._speedups.wsframe_errors import PROTOCOL_ERROR
 from . import socket as engine_socket
 from .backends import backend_for
 from .driver import Driver
@@ -97,9 +102,15 @@ class EngineServer(engineio.Server):
                                  'gevent-websocket'}[self.async_mode]
             compression = 'on request' if self.websocket_compression \
                 else 'off'
-            self.fast_path = (f'own WebSocket driver and frame codec '
-                              f'({servers}; permessage-deflate '
-                              f'{compression}), one ping timer')
+            self.fast_path = self.own_fast_path = (
+                f'own WebSocket driver and frame codec ({servers}; '
+                f'permessage-deflate {compression}), one ping timer')
+
+    @property
+    def websocket_fallbacks(self):
+        """reason -> WebSocket requests that took python-engineio's own
+        path (TLS, a WSGI server our driver does not know, ...)."""
+        return dict(self._driver.fallbacks) if self._driver else {}
 
     # -- the fan-out API (see socket.py) -------------------------------------
 
@@ -250,6 +261,12 @@ class EngineServer(engineio.Server):
                     return handler(args[0])
                 raise
         except Exception as exc:
+            if event == 'message' and isinstance(exc, ProtocolViolation):
+                # a Socket.IO packet the strictness rules refuse (our
+                # packet class raises this, never an application): end
+                # the session that sent it
+                self._refuse_violation(args[0], exc)
+                return None
             # one traceback per kind of error and window, then one-liners:
             # a client sending garbage must not flood the log
             self._handler_errors.log(
@@ -259,6 +276,27 @@ class EngineServer(engineio.Server):
             if event == 'connect':
                 return False
         return None
+
+    def _refuse_violation(self, sid, exc):
+        """Close the connection that sent a Socket.IO packet we refuse on
+        purpose (docs/security.md, Strictness): a WebSocket with close code
+        1002, a polling session with a CLOSE packet; the application sees
+        the reason ``server disconnect``."""
+        self._ratelog.log('sio-violation', logging.INFO,
+                          '%s: refused Socket.IO packet (%s), closing', sid,
+                          exc)
+        s = self.sockets.get(sid)
+        if s is None or s.closed:
+            return
+        conn = getattr(s, '_ws', None)
+        if conn is not None:
+            conn.close(PROTOCOL_ERROR, 'invalid Socket.IO packet')
+        s.close(wait=False, abort=conn is not None,
+                reason=self.reason.SERVER_DISCONNECT)
+        if conn is None and self.sockets.get(sid) is s:
+            # as disconnect() does: later requests of this session get 400
+            # (a GET already waiting takes the CLOSE packet)
+            del self.sockets[sid]
 
     def shutdown(self):
         self._timers.stop()

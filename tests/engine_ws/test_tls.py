@@ -1,0 +1,152 @@
+"""TLS, served the way the Flask-SocketIO docs show for each server:
+``socketio.run(app, ssl_context=(cert, key))`` with Werkzeug and
+``socketio.run(app, certfile=..., keyfile=...)`` with eventlet and gevent.
+
+Our WebSocket driver does not serve TLS sockets: those requests take
+python-engineio's own WebSocket path, and the server's log and the
+engine's ``fast_path`` say so.  Where that path cannot work either (plain
+pywsgi with gevent-websocket installed but not its handler), the upgrade is
+refused with a plain 400 and a WARNING, and clients stay on long-polling.
+
+The certificate is self-signed, made for the test session with the
+``openssl`` command line tool (or the ``cryptography`` package).
+"""
+
+import datetime
+import shutil
+import ssl
+import subprocess
+
+import pytest
+import requests
+import socketio
+
+from .rawclient import RawWebSocket
+
+pytestmark = [pytest.mark.realsock, pytest.mark.timeout(60),
+              pytest.mark.filterwarnings(
+                  'ignore::urllib3.exceptions.InsecureRequestWarning')]
+
+
+def _make_cert(directory):
+    cert, key = directory / 'cert.pem', directory / 'key.pem'
+    if shutil.which('openssl'):
+        subprocess.run(
+            ['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+             'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', str(key),
+             '-out', str(cert), '-days', '2', '-subj', '/CN=127.0.0.1',
+             '-addext', 'subjectAltName=IP:127.0.0.1'],
+            check=True, capture_output=True, timeout=30)
+        return cert, key
+    try:
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        pytest.skip('neither the openssl tool nor cryptography is available')
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]), False)
+        .sign(private, hashes.SHA256()))
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return cert, key
+
+
+@pytest.fixture(scope='session')
+def cert_files(tmp_path_factory):
+    return _make_cert(tmp_path_factory.mktemp('tls'))
+
+
+def tls_client():
+    """A python-socketio client that accepts the self-signed certificate.
+
+    (Its own HTTP session: ``requests`` would otherwise let a
+    REQUESTS_CA_BUNDLE in the environment turn verification back on.)"""
+    session = requests.Session()
+    session.verify = False
+    session.trust_env = False
+    return socketio.Client(reconnection=False, ssl_verify=False,
+                           http_session=session)
+
+
+def round_trip(url, transports):
+    client = tls_client()
+    client.connect(url, transports=list(transports), wait_timeout=10)
+    try:
+        transport = client.transport()
+        answer = client.call('echo', ('over tls ✓', {'n': 1}), timeout=10)
+        got = []
+        client.on('item', got.append)
+        client.emit('burst', 3)
+        for _ in range(500):
+            if len(got) == 3:
+                break
+            client.sleep(0.01)
+        return transport, answer, got
+    finally:
+        client.disconnect()
+
+
+# (variant, the reason the log gives)
+SERVED = {
+    'threading': 'TLS socket (Werkzeug ssl_context)',
+    'eventlet': 'TLS socket (eventlet)',
+    'gevent-run': 'TLS socket (gevent)',
+}
+
+
+@pytest.fixture
+def tls_server(ws_servers, cert_files, request):
+    cert, key = cert_files
+    return ws_servers(request.param, certfile=str(cert), keyfile=str(key))
+
+
+@pytest.mark.parametrize('tls_server', sorted(SERVED), indirect=True)
+def test_websocket_over_tls_takes_the_stock_path_and_says_so(tls_server):
+    before = tls_server.health()['ws_sessions']
+    for transports in (('websocket',), ('polling', 'websocket')):
+        transport, answer, got = round_trip(tls_server.url, transports)
+        assert transport == 'websocket'
+        assert answer == ['over tls ✓', {'n': 1}]
+        assert got == [0, 1, 2]
+    health = tls_server.health()
+    reason = SERVED[tls_server.variant]
+    # not our driver (it does not read TLS), and never silently
+    assert health['ws_sessions'] == before
+    assert health['ws_fallbacks'].get(reason, 0) >= 2
+    assert health['engine_fast_path'].startswith(
+        f'stock engine.io WebSocket here ({reason}')
+    assert (f'flask-socketio-fast: engine: WebSocket takes the stock '
+            f'engine.io path ({reason})') in tls_server.output()
+
+
+@pytest.mark.parametrize('tls_server', ['gevent-pywsgi'], indirect=True)
+def test_plain_pywsgi_over_tls_refuses_websocket_cleanly(tls_server):
+    # python-engineio needs gevent-websocket's handler here (it is
+    # installed) and would raise out of every upgrade request
+    transport, answer, _ = round_trip(tls_server.url, ('polling',
+                                                       'websocket'))
+    assert transport == 'polling'
+    assert answer == ['over tls ✓', {'n': 1}]
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with RawWebSocket(tls_server.port, ssl_context=context) as ws:
+        assert ws.status.split()[1] == '400'
+    log = tls_server.output()
+    assert 'WebSocket requests are refused (TLS socket (gevent)' in log
+    assert 'RuntimeError' not in log
