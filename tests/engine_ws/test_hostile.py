@@ -5,7 +5,11 @@ traffic -- while a well-behaved client keeps being served, and with no
 thread, descriptor or socket left behind.
 
 ``ENGINE_WS_CORPUS=<n>`` sets how many mutated streams the corpus test
-sends per mode (default 30; ``make test-hostile`` runs 500).
+sends per mode (default 30; ``make test-hostile`` runs 500).  The corpus
+test records what it saw per mode (streams sent, server RSS, threads and
+descriptors before and after, the well-behaved client's slowest answer) in
+``.tmp/hostile-corpus.json`` (``ENGINE_WS_SUMMARY`` to write elsewhere) and
+prints it (shown with ``-s``); those figures are recorded, not asserted.
 """
 
 import json
@@ -14,6 +18,7 @@ import random
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,6 +33,9 @@ pytestmark = [pytest.mark.realsock, pytest.mark.timeout(240)]
 
 PENDING_BOUND = 500_000
 CORPUS = int(os.environ.get('ENGINE_WS_CORPUS', '30'))
+SUMMARY = Path(os.environ.get('ENGINE_WS_SUMMARY') or
+               Path(__file__).resolve().parents[2] / '.tmp' /
+               'hostile-corpus.json')
 
 
 @pytest.fixture
@@ -56,6 +64,8 @@ class GoodClient:
         self.client.connect(url, transports=['websocket'], wait_timeout=10)
         self.answers = 0
         self.failures = []
+        # the slowest call (send to ack), for the record
+        self.worst_call = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -64,8 +74,11 @@ class GoodClient:
         i = 0
         while not self._stop.is_set():
             try:
+                started = time.monotonic()
                 if self.client.call('echo', i, timeout=15) != [i]:
                     self.failures.append(f'wrong answer to {i}')
+                self.worst_call = max(self.worst_call,
+                                      time.monotonic() - started)
                 self.answers += 1
             except Exception as exc:
                 self.failures.append(repr(exc))
@@ -240,9 +253,22 @@ def _mutate(rng, data):
     return bytes(data)
 
 
+def _record(variant, summary):
+    """Add one mode's figures to the summary file and print them."""
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        everything = json.loads(SUMMARY.read_text())
+    except (OSError, ValueError):
+        everything = {}
+    everything[variant] = summary
+    SUMMARY.write_text(json.dumps(everything, indent=1, sort_keys=True))
+    print(f'\nhostile corpus [{variant}]: ' + json.dumps(summary))
+
+
 def test_corpus_of_mutated_traffic(hserver, variant):
     baseline = warm_baseline(hserver)
     rss_before = hserver.health()['rss_kb']
+    started = time.monotonic()
     good = GoodClient(hserver.url)
     rng = random.Random(f'corpus-{variant}')
     try:
@@ -268,6 +294,17 @@ def test_corpus_of_mutated_traffic(hserver, variant):
             assert hserver.alive()
     finally:
         answers, failures = good.stop()
+    elapsed = time.monotonic() - started
+    h = hserver.wait_settled(baseline, timeout=30)
+    _record(variant, {
+        'streams': CORPUS, 'seconds': round(elapsed, 1),
+        'rss_kb_before': rss_before, 'rss_kb_after': h['rss_kb'],
+        'rss_growth_kb': h['rss_kb'] - rss_before,
+        'threads_before': baseline['threads'], 'threads_after': h['threads'],
+        'fds_before': baseline['fds'], 'fds_after': h['fds'],
+        'good_client_answers': answers, 'good_client_failures': failures,
+        'good_client_worst_call_ms': round(good.worst_call * 1000, 1),
+        'date': time.strftime('%Y-%m-%d %H:%M:%S %Z')})
     assert failures == []
     assert answers > 0
     h = settle(hserver, baseline)
