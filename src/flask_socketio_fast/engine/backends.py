@@ -7,7 +7,7 @@ and greenlets.  A backend gives it three things:
 * ``waiter(sock)``: an object with ``readable(timeout)`` and
   ``writable(timeout)``, each True when the socket is ready (or broken,
   which the next ``recv``/``send`` reports) and False when ``timeout``
-  seconds passed first;
+  seconds passed first, and ``release()`` for when the connection ends;
 * ``spawn(fn, *args)``: run ``fn`` on a new thread or greenlet, returning a
   handle whose ``join(timeout)`` waits for it to end;
 * ``cooperate()``: let other greenlets run (a no-op with threads, which
@@ -133,6 +133,9 @@ class _PollWaiter:
         ms = None if timeout is None else max(0, int(timeout * 1000))
         return bool(self._write.poll(ms))
 
+    def release(self):
+        pass
+
 
 class _WaitTimeout(Exception):
     pass
@@ -173,10 +176,14 @@ class EventletBackend(_GreenBackend):
         self.call_soon = lambda fn: get_hub().schedule_call_global(0, fn)
         self._event = eventlet.event.Event
         self._trampoline = trampoline
+        self._get_hub = get_hub
+        import greenlet
+        self._getcurrent = greenlet.getcurrent
         self._buf = memoryview(bytearray(RECV_SIZE))
 
     def waiter(self, sock):
-        return _EventletWaiter(sock, self._trampoline)
+        return _EventletWaiter(sock, self._get_hub(), self._trampoline,
+                               self._getcurrent)
 
     def _new_done(self):
         return _GreenDone(self._event)
@@ -202,13 +209,78 @@ class _GreenDone:
 
 
 class _EventletWaiter:
-    __slots__ = ('_sock', '_trampoline')
+    """Waits for one socket on eventlet's hub.
 
-    def __init__(self, sock, trampoline):
+    Reads: one hub listener per connection, kept while the reader keeps
+    coming back to wait.  ``trampoline`` adds a listener and removes it
+    again around every wait: two ``epoll_ctl`` calls per inbound message.
+    If the socket turns readable while the reader is busy elsewhere, the
+    listener is dropped (epoll is level-triggered and would report it on
+    every turn) and the next wait adds it again.  Writes (rare: only when
+    a client does not keep up) use ``trampoline``.
+    """
+
+    __slots__ = ('_sock', '_fd', '_hub', '_trampoline', '_greenlet',
+                 '_listener', '_reader')
+
+    def __init__(self, sock, hub, trampoline, getcurrent):
         self._sock = sock
+        self._fd = sock.fileno()
+        self._hub = hub
         self._trampoline = trampoline
+        self._greenlet = getcurrent
+        self._listener = None
+        self._reader = None
 
-    def _wait(self, timeout, read):
+    def readable(self, timeout):
+        hub = self._hub
+        if self._listener is None:
+            try:
+                self._listener = hub.add(hub.READ, self._fd, self._ready,
+                                         self._thrown, _ignore)
+            except RuntimeError:
+                # someone else waits on this descriptor: take turns
+                return self._trampoline_wait(timeout, True)
+        self._reader = self._greenlet()
+        timer = None
+        if timeout is not None:
+            timer = hub.schedule_call_global(timeout, self._expired)
+        try:
+            return hub.switch()
+        finally:
+            self._reader = None
+            if timer is not None:
+                timer.cancel()
+
+    def _ready(self, fileno):
+        reader = self._reader
+        if reader is None:
+            self._drop()
+            return
+        self._reader = None
+        reader.switch(True)
+
+    def _thrown(self, *exc):
+        # the descriptor was closed under us: the next recv says how
+        reader = self._reader
+        self._drop()
+        if reader is not None:
+            self._reader = None
+            reader.switch(True)
+
+    def _expired(self):
+        reader = self._reader
+        if reader is not None:
+            self._reader = None
+            reader.switch(False)
+
+    def _drop(self):
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            self._hub.remove(listener)
+
+    def _trampoline_wait(self, timeout, read):
         try:
             if read:
                 self._trampoline(self._sock, read=True, timeout=timeout,
@@ -223,11 +295,16 @@ class _EventletWaiter:
             return True
         return True
 
-    def readable(self, timeout):
-        return self._wait(timeout, True)
-
     def writable(self, timeout):
-        return self._wait(timeout, False)
+        return self._trampoline_wait(timeout, False)
+
+    def release(self):
+        """Remove the read listener (before the descriptor is closed)."""
+        self._drop()
+
+
+def _ignore(*args):
+    pass
 
 
 class GeventBackend(_GreenBackend):
@@ -236,50 +313,82 @@ class GeventBackend(_GreenBackend):
     def __init__(self):
         import gevent
         import gevent.event
-        from gevent.socket import wait_read, wait_write
         self._spawn = gevent.spawn
         self.cooperate = functools.partial(gevent.sleep, 0)
         from gevent.monkey import get_original
         self.make_lock = get_original('_thread', 'allocate_lock')
         self.call_soon = lambda fn: gevent.get_hub().loop.run_callback(fn)
         self._event = gevent.event.Event
-        self._wait_read = wait_read
-        self._wait_write = wait_write
+        self._get_hub = gevent.get_hub
+        self._timeout = gevent.Timeout
         self._buf = memoryview(bytearray(RECV_SIZE))
 
     def waiter(self, sock):
-        return _GeventWaiter(sock.fileno(), self._wait_read,
-                             self._wait_write)
+        return _GeventWaiter(sock.fileno(), self._get_hub(), self._timeout)
 
     def _new_done(self):
         return self._event()
 
 
 class _GeventWaiter:
-    __slots__ = ('_fd', '_wait_read', '_wait_write')
+    """One read and one write watcher per connection, kept for its life.
 
-    def __init__(self, fd, wait_read, wait_write):
+    ``gevent.socket.wait_read`` makes a new libev watcher per wait and
+    closes it after, which costs an ``epoll_ctl`` (and an ``fcntl``) per
+    message; a watcher that is only started and stopped again stays
+    registered with epoll.
+    """
+
+    __slots__ = ('_fd', '_loop', '_hub', '_timeout', '_read', '_write')
+
+    def __init__(self, fd, hub, timeout_class):
         self._fd = fd
-        self._wait_read = wait_read
-        self._wait_write = wait_write
+        self._hub = hub
+        self._loop = hub.loop
+        self._timeout = timeout_class
+        self._read = None
+        self._write = None
+
+    def _wait(self, watcher, timeout):
+        if timeout is None:
+            self._hub.wait(watcher)
+            return True
+        timer = self._timeout(timeout, False)
+        timer.start()
+        try:
+            self._hub.wait(watcher)
+        except self._timeout as exc:
+            if exc is not timer:
+                raise
+            return False
+        finally:
+            timer.close()
+        return True
 
     def readable(self, timeout):
+        watcher = self._read
+        if watcher is None:
+            watcher = self._read = self._loop.io(self._fd, 1)
         try:
-            self._wait_read(self._fd, timeout, _WaitTimeout)
-        except _WaitTimeout:
-            return False
+            return self._wait(watcher, timeout)
         except OSError:
             return True
-        return True
 
     def writable(self, timeout):
+        watcher = self._write
+        if watcher is None:
+            watcher = self._write = self._loop.io(self._fd, 2)
         try:
-            self._wait_write(self._fd, timeout, _WaitTimeout)
-        except _WaitTimeout:
-            return False
+            return self._wait(watcher, timeout)
         except OSError:
             return True
-        return True
+
+    def release(self):
+        """Close the watchers (before the descriptor is closed)."""
+        for watcher in (self._read, self._write):
+            if watcher is not None:
+                watcher.close()
+        self._read = self._write = None
 
 
 def backend_for(async_mode):

@@ -108,6 +108,10 @@ class WebSocketConnection:
         self._shut_after_flush = False
         self._deadline = None
         self._backlog = None
+        # the last read took less than a buffer: the socket is most likely
+        # empty now, so the next read waits first instead of paying for a
+        # recv that fails with EAGAIN (one system call per message)
+        self._drained = False
         self._unyielded = 0
         self.max_message_size = engine.max_http_buffer_size
         self.parser = _wsframe.FrameParser(
@@ -312,6 +316,7 @@ class WebSocketConnection:
         with self.lock:
             self._abort_locked(None)
         self._discard_queued()
+        self.waiter.release()
         if self._deadline is not None:
             self.engine._timers.cancel(self._deadline)
             self._deadline = None
@@ -368,19 +373,23 @@ class WebSocketConnection:
         buf = self.backend.local_buffer()
         raw = self.raw
         parser = self.parser
+        drained = self._drained
         while True:
-            try:
-                n = raw.recv_into(buf)
-            except (BlockingIOError, InterruptedError):
+            if drained:
                 if self.state == CLOSED:
                     return None
                 if not self.waiter.readable(timeout):
                     raise TimeoutError('nothing received for %s s' % timeout)
+            try:
+                n = raw.recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                drained = True
                 continue
             except OSError:
                 return None
             if n == 0:
                 return None
+            drained = self._drained = n < len(buf)
             events = parser.feed(buf[:n])
             # (only now: the buffer is shared with the other greenlets)
             self._unyielded += n
