@@ -13,6 +13,7 @@ import json
 import pytest
 import websocket
 
+from .conftest import REFERENCE, UPSTREAM_BUG
 from .realsock_clients import OK, TIMEOUT, Recorder, server_reasons
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(90)]
@@ -80,7 +81,9 @@ def _unanswered_pings(url):
         'open': opening[0],
         'handshake': {k: v for k, v in handshake.items() if k != 'sid'},
         'frames': frames,
-        'server reasons': server_reasons(url, sid),
+        # python-engineio's reason races (see the comment above): kept out
+        # of the differential comparison and asserted per implementation
+        UPSTREAM_BUG + 'server reasons': server_reasons(url, sid),
     }
 
 
@@ -106,7 +109,7 @@ def scenario_oversized(url, transport):
         c.disconnect()
 
 
-def test_pings(differential):
+def test_pings(differential, impl):
     obs = differential(scenario_pings)
     assert obs['open'] == '0'
     assert obs['handshake'] == {'upgrades': [], 'pingInterval': 1000,
@@ -115,7 +118,14 @@ def test_pings(differential):
     assert obs['frames'][0] == '2'
     assert set(obs['frames'][:-1]) == {'2'}
     assert obs['frames'][-1] == '<closed>'
-    assert obs['server reasons'] == [['/', 'ping timeout']]
+    reasons = obs[UPSTREAM_BUG + 'server reasons']
+    if impl == REFERENCE:
+        # on a busy machine python-engineio's idle-read timeout can end the
+        # connection just before its ping timeout does
+        assert reasons in ([['/', 'ping timeout']],
+                           [['/', 'transport close']])
+    else:
+        assert reasons == [['/', 'ping timeout']]
     for name in ('websocket', 'upgrade', 'polling'):
         assert obs[name + ' ack after pings'] == ['alive']
         assert obs[name + ' disconnects'] == []
