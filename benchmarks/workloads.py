@@ -122,7 +122,7 @@ def make_plan(preset):
         return Plan("quick", ("eventlet", "threading"), 3, [
             Session("ws-1000", 1000, (
                 Phase("idle"), Phase("burst", messages=200),
-                Phase("paced", messages=20, rate=100.0))),
+                Phase("paced", messages=50, rate=100.0))),
             # echo on its own 50 clients, as the reference figures were
             # taken: 950 idle connections (4,000 threads for Flask-SocketIO
             # in threading mode) halve its round trips
