@@ -109,19 +109,18 @@ def make_plan(preset):
                            paced=False),
         ], settle_s=2.0, inprocess={"max_time": 1.0, "min_rounds": 5})
     if preset == "quick":
-        # Sized to finish in under 3 minutes with four contenders on two cores.
         # Sized to finish in under 3 minutes with four contenders on two
         # cores: one session per contender and mode, kept alive across the
         # repetitions; echo runs on 50 of its 1,000 clients; the in-process
         # part only builds the 1,000-client room (10,000 takes ~5 s per
         # contender just to set up).
-        # The eventlet burst is 200 broadcasts: shorter bursts read high
+        # The eventlet burst is 400 broadcasts: shorter bursts read high
         # (per-message cost falls with burst length), and the reference
         # figures for Flask-SocketIO were taken with long bursts; threading
         # costs ~20x more per message, so it gets a fifth of that.
         return Plan("quick", ("eventlet", "threading"), 3, [
             Session("ws-1000", 1000, (
-                Phase("idle"), Phase("burst", messages=200),
+                Phase("idle"), Phase("burst", messages=400),
                 Phase("paced", messages=50, rate=100.0))),
             # echo on its own 50 clients, as the reference figures were
             # taken: 950 idle connections (4,000 threads for Flask-SocketIO
