@@ -29,7 +29,7 @@ import os
 import socket
 import ssl
 
-from . import handshake
+from . import handshake, wsgi_buffers
 from .._speedups import wsframe
 from .wsconn import Deflate, WebSocketConnection
 
@@ -165,6 +165,12 @@ class Pending:
                 '101 Switching Protocols',
                 handshake.response_headers(self.accept_key, ext))
             write(b'')
+        if self.kind != 'werkzeug':
+            # the server's read/write buffers for this request are never
+            # used again: give their memory back (wsgi_buffers.py)
+            kind = 'eventlet' if self.kind == 'eventlet' else 'gevent'
+            self.driver.wsgi_buffer_bytes_released += \
+                wsgi_buffers.release(environ, kind)
         raw = self.raw
         raw.setblocking(False)
         try:
@@ -211,6 +217,8 @@ class Driver:
         self.backend = backend
         #: reason -> WebSocket requests that took the stock path for it
         self.fallbacks = {}
+        #: memory of WSGI-server buffers freed after upgrades (monitoring)
+        self.wsgi_buffer_bytes_released = 0
 
     def prepare(self, environ):
         """A Pending upgrade, an engine.io-style error response dict, or

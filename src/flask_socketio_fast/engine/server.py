@@ -8,6 +8,10 @@ cookies, compression of polling responses, the service task -- is stock):
   frame codec (driver.py, wsconn.py, socket.py); others take the stock path.
 * Pings come from one timer task per server (timers.py), not a task per
   ping per connection.
+* After an upgrade under eventlet.wsgi or gevent's pywsgi, the server's
+  buffered request files for that connection are shrunk in place
+  (wsgi_buffers.py): about 24 KiB (eventlet) or 8 KiB (gevent) per idle
+  connection that our driver, reading the socket itself, never uses.
 * Rejected polling POSTs are answered at once (socket.py).
 * A handler exception is logged with a traceback once per window, then as
   one-line summaries (ratelog.py): a flood of malformed packets cannot
