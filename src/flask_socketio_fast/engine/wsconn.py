@@ -131,12 +131,7 @@ class WebSocketConnection:
         with self.lock:
             if self.state != OPEN:
                 return False
-            self.out += frame
-            self.out_frames += 1
-            if self.writer is None:
-                self._write_locked()
-            else:
-                self._check_bounds_locked()
+            self._queue_locked(frame)
         return True
 
     def send_message(self, opcode, data):
@@ -150,13 +145,16 @@ class WebSocketConnection:
                                      rsv1=True)
             else:
                 frame = _build_frame(opcode, data)
-            self.out += frame
-            self.out_frames += 1
-            if self.writer is None:
-                self._write_locked()
-            else:
-                self._check_bounds_locked()
+            self._queue_locked(frame)
         return True
+
+    def _queue_locked(self, frame):
+        self.out += frame
+        self.out_frames += 1
+        if self.writer is None:
+            self._write_locked()
+        else:
+            self._check_bounds_locked()
 
     def append(self, frame):
         """Queue an already-built frame without writing (see module doc)."""
