@@ -6,7 +6,6 @@ that JSON against the documented behaviour and, differentially, that
 ``flask_socketio`` and ``flask_socketio_fast`` give identical results.
 Needs node and ``tests/js/node_modules`` (scripts/ensure-test-deps.sh).
 """
-import shutil
 import sys
 from pathlib import Path
 
@@ -14,25 +13,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / 'apps'))
 from serverprocs import (  # noqa: E402
-    IMPLS, MODES, REPO, ServerProcess, impl_unavailable, run_json_script)
+    IMPLS, JS_DIR, MODES, ServerProcess, impl_unavailable, node_missing,
+    run_json_script)
 
-JS_DIR = REPO / 'tests' / 'js'
 SCENARIO = JS_DIR / 'client_scenario.mjs'
 
 pytestmark = [pytest.mark.node, pytest.mark.realsock, pytest.mark.timeout(90)]
 
 
-def _node_missing():
-    if shutil.which('node') is None:
-        return 'node is not on PATH'
-    if not (JS_DIR / 'node_modules' / 'socket.io-client').is_dir():
-        return ('tests/js/node_modules is missing: run '
-                'scripts/ensure-test-deps.sh')
-    return None
-
-
-if _node_missing():
-    pytestmark.append(pytest.mark.skip(reason=_node_missing()))
+if node_missing():
+    pytestmark.append(pytest.mark.skip(reason=node_missing()))
 
 # What socket.io-client must observe, per step, over either transport. The
 # transports differ only in the 'connect' step.

@@ -8,6 +8,7 @@ working tree's ``flask_socketio_fast``.
 import json
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +24,8 @@ APPS = REPO / 'tests' / 'apps'
 CLUSTER_APP = APPS / 'cluster_app.py'
 IMPLS = ('flask_socketio', 'flask_socketio_fast')
 MODES = ('threading', 'eventlet', 'gevent')
+# the official JavaScript client's scenarios and their npm packages
+JS_DIR = REPO / 'tests' / 'js'
 
 
 def subprocess_env():
@@ -40,6 +43,16 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def node_missing():
+    """None if node and tests/js's packages are there, else what is not."""
+    if shutil.which('node') is None:
+        return 'node is not on PATH'
+    if not (JS_DIR / 'node_modules' / 'socket.io-client').is_dir():
+        return ('tests/js/node_modules is missing: run '
+                'scripts/ensure-test-deps.sh')
+    return None
 
 
 @lru_cache(maxsize=None)

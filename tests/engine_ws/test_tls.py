@@ -24,11 +24,11 @@ official JavaScript client, single-threaded, runs the same rounds as is.
 """
 
 import datetime
-import json
 import selectors
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -37,9 +37,9 @@ import requests
 import socketio
 
 from .rawclient import RawWebSocket
-from .servers import child_env
 
-JS_DIR = Path(__file__).resolve().parents[1] / 'js'
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'apps'))
+from serverprocs import JS_DIR, node_missing, run_json_script  # noqa: E402
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(60),
               pytest.mark.filterwarnings(
@@ -217,31 +217,19 @@ def test_websocket_over_tls_takes_the_stock_path_and_says_so(
             f'engine.io path ({reason})') in tls_server.output()
 
 
-def _node_missing():
-    if shutil.which('node') is None:
-        return 'node is not on PATH'
-    if not (JS_DIR / 'node_modules' / 'socket.io-client').is_dir():
-        return ('tests/js/node_modules is missing: run '
-                'scripts/ensure-test-deps.sh')
-    return None
-
-
 @pytest.mark.node
 @pytest.mark.parametrize('impl', ['flask_socketio_fast', 'flask_socketio'])
 @pytest.mark.parametrize('variant', sorted(SERVED))
 def test_official_js_client_over_tls(ws_servers, cert_files, variant, impl):
-    if _node_missing():
-        pytest.skip(_node_missing())
+    if node_missing():
+        pytest.skip(node_missing())
     cert, key = cert_files
     server = ws_servers(variant, impl=impl, certfile=str(cert),
                         keyfile=str(key))
     rounds = 10
-    proc = subprocess.run(
+    results = run_json_script(
         ['node', str(JS_DIR / 'tls_scenario.mjs'), server.url, str(rounds)],
-        cwd=str(JS_DIR), env=child_env(), capture_output=True, text=True,
-        timeout=50)
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)
+        timeout=50, cwd=JS_DIR)
     expected = {'transport': 'websocket', 'answer': ['over tls ✓', {'n': 1}],
                 'items': [0, 1, 2]}
     assert results == [expected] * (2 * rounds), server.output()[-3000:]
