@@ -156,23 +156,28 @@ def stdlib_loads(text, **kwargs):
             'maximum recursion depth exceeded while decoding JSON') from exc
 
 
-cdef object _loads(object text):
-    cdef bint risky
+cdef bint _orjson_may_decide(object text):
+    # orjson and the stdlib agree on ``text`` unless it holds a run of
+    # digits long enough for engineio's integer guard to matter (or is of
+    # a type orjson does not read)
     cdef type kind = type(text)
     if kind is str:
         FSF_UNICODE_READY(text)
-        risky = _long_run_text(PyUnicode_KIND(text), PyUnicode_DATA(text), 0,
-                               PyUnicode_GET_LENGTH(text))
-    elif kind is bytes:
-        risky = _long_run_bytes(<const unsigned char*>PyBytes_AS_STRING(text),
-                                PyBytes_GET_SIZE(text))
-    elif kind is bytearray:
-        risky = _long_run_bytes(
+        return not _long_run_text(PyUnicode_KIND(text), PyUnicode_DATA(text),
+                                  0, PyUnicode_GET_LENGTH(text))
+    if kind is bytes:
+        return not _long_run_bytes(
+            <const unsigned char*>PyBytes_AS_STRING(text),
+            PyBytes_GET_SIZE(text))
+    if kind is bytearray:
+        return not _long_run_bytes(
             <const unsigned char*>PyByteArray_AS_STRING(text),
             PyByteArray_GET_SIZE(text))
-    else:
-        risky = True
-    if not risky:
+    return False
+
+
+cdef object _loads(object text):
+    if _orjson_may_decide(text):
         try:
             return _orjson_loads(text)
         except _OrjsonDecodeError:
@@ -199,15 +204,8 @@ def _finite_float(text):
 cdef object _loads_strict(object text):
     # what received packets get on the built-in JSON path: NaN, Infinity
     # and numbers that overflow a double refused (orjson refuses them too)
-    cdef bint risky
-    cdef type kind = type(text)
-    if kind is str:
-        FSF_UNICODE_READY(text)
-        risky = _long_run_text(PyUnicode_KIND(text), PyUnicode_DATA(text), 0,
-                               PyUnicode_GET_LENGTH(text))
-    else:
-        risky = True
-    if not risky:
+    # (only ever given str: the text after a packet's header)
+    if _orjson_may_decide(text):
         try:
             return _orjson_loads(text)
         except _OrjsonDecodeError:
