@@ -113,6 +113,94 @@ def test_flush_soon_coalesces_and_writes(pair):
         eio.shutdown()
 
 
+@pytest.fixture(params=['py', 'c'])
+def outbound_twin(request, monkeypatch):
+    """The engine's batch flush on one twin of ``_speedups.outbound``."""
+    from flask_socketio_fast import _speedups
+    if request.param == 'c':
+        try:
+            from flask_socketio_fast._speedups import outbound_c as mod
+        except ImportError as exc:
+            if _speedups.IMPLEMENTATION != 'c':
+                pytest.skip(f'pure-Python run: {exc}')
+            raise
+    else:
+        from flask_socketio_fast._speedups import outbound_py as mod
+    monkeypatch.setattr(_speedups, 'outbound', mod)
+    return mod
+
+
+def test_batch_flush_keeps_every_stream_in_order(outbound_twin):
+    # four connections with small socket buffers, so batches often write
+    # only part of a buffer and hand the rest to a writer; meanwhile one
+    # thread broadcasts (append + batch flush on the flusher thread) and
+    # another sends directly on every connection
+    eio = EngineServer(async_mode='threading')
+    pairs = [socket.socketpair() for _ in range(4)]
+    try:
+        conns = []
+        for server, client in pairs:
+            server.setblocking(False)
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            conns.append(WebSocketConnection(server, eio._backend, eio))
+        count = 400
+        payload = b'p' * 200
+
+        def broadcaster():
+            for i in range(count):
+                frame = wsframe_py.build_text_frame(b'b:%d:' % i + payload)
+                for conn in conns:
+                    conn.append(frame)
+                eio.flush_soon()
+
+        def direct():
+            for i in range(count):
+                for conn in conns:
+                    assert conn.send(wsframe_py.build_text_frame(b'd:%d' % i))
+
+        results = [None] * len(pairs)
+
+        def reader(n):
+            results[n] = read_frames(pairs[n][1], 2 * count, timeout=20)
+
+        threads = [threading.Thread(target=reader, args=(n,))
+                   for n in range(len(pairs))]
+        threads += [threading.Thread(target=broadcaster),
+                    threading.Thread(target=direct)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        for events in results:
+            seen = {'b': [], 'd': []}
+            for _, text in events:
+                kind, i = text.split(':')[:2]
+                seen[kind].append(int(i))
+            assert seen == {'b': list(range(count)), 'd': list(range(count))}
+        assert not any(conn.in_batch for conn in conns)
+    finally:
+        eio.shutdown()
+        for server, client in pairs:
+            server.close()
+            client.close()
+
+
+def test_batch_flush_hands_a_dead_peer_to_abort(outbound_twin):
+    eio = EngineServer(async_mode='threading')
+    server, client = socket.socketpair()
+    try:
+        server.setblocking(False)
+        conn = WebSocketConnection(server, eio._backend, eio)
+        client.close()
+        conn.append(wsframe_py.build_text_frame(b'lost'))
+        eio.flush()
+        assert conn.state == CLOSED and not conn.in_batch
+        assert conn.pending_bytes() == 0
+    finally:
+        eio.shutdown()
+        server.close()
+
+
 def test_append_waits_for_flush_and_leaves_in_one_piece(pair):
     server, client = pair
     conn, engine = conn_for(server)
@@ -350,7 +438,10 @@ def test_engine_options_and_frame_sink_of_a_polling_socket():
     # flush() with nothing pending, and batch() flushing on exit
     eio.flush()
     calls = []
-    eio._pending.append(types.SimpleNamespace(flush=lambda: calls.append(1)))
+    # (threading flushes in batches: take_for_batch; greenlets: flush)
+    eio._pending.append(types.SimpleNamespace(
+        flush=lambda: calls.append(1),
+        take_for_batch=lambda: calls.append(1)))
     with eio.batch():
         pass
     assert calls == [1]

@@ -12,7 +12,7 @@ the same API: ``<name>_c`` (compiled from ``src/_speedups/<name>_c.pyx``) and
 ``IMPLEMENTATION`` is ``'c'`` or ``'python'``; ``FALLBACK_REASON`` says why
 the compiled path was not taken (None when it was).  ``describe()`` gives a
 one-line summary for the start-up log.  The selected modules are available as
-``packet``, ``eio``, ``wsframe`` and ``rooms``; ``load('c')`` /
+``packet``, ``eio``, ``wsframe``, ``rooms`` and ``outbound``; ``load('c')`` /
 ``load('python')`` return a specific set (the test suite runs everything on
 both).
 """
@@ -23,9 +23,10 @@ import os
 import types
 
 __all__ = ['IMPLEMENTATION', 'FALLBACK_REASON', 'MODULES', 'describe',
-           'load', 'log_active', 'packet', 'eio', 'wsframe', 'rooms']
+           'load', 'log_active', 'packet', 'eio', 'wsframe', 'rooms',
+           'outbound']
 
-MODULES = ('packet', 'eio', 'wsframe', 'rooms')
+MODULES = ('packet', 'eio', 'wsframe', 'rooms', 'outbound')
 
 _logger = logging.getLogger('flask_socketio_fast')
 
@@ -70,6 +71,7 @@ packet = _selected.packet
 eio = _selected.eio
 wsframe = _selected.wsframe
 rooms = _selected.rooms
+outbound = _selected.outbound
 
 
 def describe():

@@ -45,6 +45,8 @@ class _Task:
 
 class ThreadingBackend:
     name = 'threading'
+    # appended frames are flushed in GIL-free batches (engine/server.py)
+    batch_flush = True
 
     def __init__(self):
         self._local = threading.local()
@@ -144,6 +146,9 @@ class _WaitTimeout(Exception):
 class _GreenBackend:
     """What the eventlet and gevent backends share: one hub thread, so one
     receive buffer, and tasks as greenlets with a set-once done flag."""
+
+    # nothing else runs while a greenlet sends: flush one socket at a time
+    batch_flush = False
 
     def spawn(self, fn, *args):
         done = self._new_done()

@@ -9,6 +9,12 @@ socket to drain it and ends when the buffer is empty.  Frames queued while
 the writer runs leave together in its next ``send``.  ``append`` (the
 pre-encoded broadcast path) only queues and marks the connection dirty on
 the engine; ``Engine.flush()`` then writes each dirty connection once.
+With threads, that flush is a batch (``take_for_batch`` / ``batch_done``):
+the buffers of all dirty connections are taken under their locks, written
+in one pass with the GIL released once (``_speedups.outbound``), and what a
+socket did not take is put back in front of what was queued meanwhile.
+While a connection's buffer is out in a batch (``in_batch``), nothing else
+writes to its socket, so bytes leave in the order they were queued.
 
 The buffer is bounded (``max_pending_bytes`` / ``max_pending_frames``); a
 client that lets it overflow, or does not read for ``write_timeout``
@@ -101,6 +107,9 @@ class WebSocketConnection:
         self.out_frames = 0
         self.writer = None
         self.dirty = False
+        # the buffer is being written by a batch flush (threads only)
+        self.in_batch = False
+        self._batch_frames = 0
         self.state = OPEN
         self.deflate = deflate
         self.abort_reason = None
@@ -151,9 +160,10 @@ class WebSocketConnection:
     def _queue_locked(self, frame):
         self.out += frame
         self.out_frames += 1
-        if self.writer is None:
+        if self.writer is None and not self.in_batch:
             self._write_locked()
         else:
+            # (a batch in progress writes it when it hands the socket back)
             self._check_bounds_locked()
 
     def append(self, frame):
@@ -163,7 +173,7 @@ class WebSocketConnection:
                 return
             self.out += frame
             self.out_frames += 1
-            if self.writer is None:
+            if self.writer is None and not self.in_batch:
                 if len(self.out) >= self._eager_bytes or \
                         self.out_frames >= self._eager_frames:
                     # a long burst before the flush: write what we have,
@@ -182,8 +192,54 @@ class WebSocketConnection:
         """Write what ``append`` queued (called by the engine's flush)."""
         with self.lock:
             self.dirty = False
-            if self.writer is None and self.out and self.state != CLOSED:
+            if self.writer is None and not self.in_batch and self.out and \
+                    self.state != CLOSED:
                 self._write_locked()
+
+    def take_for_batch(self):
+        """The queued bytes, handed to a batch flush, or None when there is
+        nothing to write or someone else writes this socket now."""
+        with self.lock:
+            self.dirty = False
+            if self.writer is not None or self.in_batch or not self.out or \
+                    self.state == CLOSED:
+                return None
+            data = self.out
+            self.out = bytearray()
+            self._batch_frames = self.out_frames
+            self.out_frames = 0
+            self.in_batch = True
+            return data
+
+    def batch_done(self, data, sent):
+        """The batch wrote ``sent`` bytes of ``data`` (``-errno`` when the
+        send failed).  True when more was queued meanwhile and the
+        connection wants to be in the next batch."""
+        with self.lock:
+            self.in_batch = False
+            if self.state == CLOSED:
+                return False
+            if sent < 0:
+                self._abort_locked(None)
+                return False
+            if sent < len(data):
+                # the socket is full: the rest goes first, by a writer
+                del data[:sent]
+                data += self.out
+                self.out = data
+                self.out_frames += self._batch_frames
+                self._check_bounds_locked()
+                if self.state != CLOSED:
+                    self.writer = self.backend.spawn(self._drain)
+                return False
+            if self.out:
+                if self.dirty:
+                    return False  # already queued for a flush
+                self.dirty = True
+                return True
+            if self._shut_after_flush:
+                self._shut_wr_locked()
+            return False
 
     def pending_bytes(self):
         return len(self.out)
@@ -287,7 +343,7 @@ class WebSocketConnection:
             self.state = CLOSING
             self.out += _build_close(code, reason)
             self._shut_after_flush = True
-            if self.writer is None:
+            if self.writer is None and not self.in_batch:
                 self._write_locked()
         if self.state != CLOSED:
             self._deadline = self.engine._timers.call_later(
@@ -305,6 +361,9 @@ class WebSocketConnection:
             if self.state == OPEN:
                 # the peer went away without a close handshake
                 self.state = CLOSING
+        # (a batch that finds the socket full hands it to a writer)
+        self._wait_batch()
+        with self.lock:
             writer = self.writer
         if writer is not None and not writer.join(self.close_timeout):
             self.abort('outbound data not taken before closing')
@@ -313,11 +372,21 @@ class WebSocketConnection:
             self._linger()
         with self.lock:
             self._abort_locked(None)
+        # no batch takes a closed connection; one that took it before may
+        # still be sending
+        self._wait_batch()
         self._discard_queued()
         self.waiter.release()
         if self._deadline is not None:
             self.engine._timers.cancel(self._deadline)
             self._deadline = None
+
+    def _wait_batch(self):
+        # a batch flush may be sending on this socket right now (without
+        # the lock); the WSGI server closes the descriptor once we return,
+        # and a send on a closed and reused descriptor would go elsewhere
+        while self.in_batch:
+            time.sleep(0.0002)
 
     def _discard_queued(self):
         # after the shutdown nothing new arrives, but what the kernel had
