@@ -130,13 +130,12 @@ class Socket(_StockSocket):
 
     # -- the fan-out API -----------------------------------------------------
 
-    @property
-    def frame_sink(self):
-        conn = self._ws
-        if conn is None or conn.deflate is not None or \
-                conn.state != _OPEN or self.closing or self.closed:
-            return None
-        return conn
+    # Our WebSocketConnection from the switch to our WebSocket (without
+    # permessage-deflate) until close() starts, else None.  A plain
+    # attribute, not a property: the broadcast loop reads it once per
+    # recipient.  Once the connection itself stops taking data, its
+    # append() drops frames, as its send() would.
+    frame_sink = None
 
     # -- sending -------------------------------------------------------------
 
@@ -151,11 +150,11 @@ class Socket(_StockSocket):
                 conn = self._ws
                 if conn is None:
                     self.queue.put(pkt)
-            if conn is None:
-                self._log_send(pkt)
-                return
-        self._send_on(conn, pkt)
-        self._log_send(pkt)
+        if conn is not None:
+            self._send_on(conn, pkt)
+        # (checked here: a call per packet sent matters in a fan-out)
+        if self.server.logger.isEnabledFor(_INFO):
+            self._log_send(pkt)
 
     def _send_on(self, conn, pkt):
         if conn.deflate is None:
@@ -166,12 +165,10 @@ class Socket(_StockSocket):
             conn.send_message(_OP_TEXT, pkt.encode().encode('utf-8'))
 
     def _log_send(self, pkt):
-        logger = self.server.logger
-        if logger.isEnabledFor(_INFO):
-            logger.info('%s: Sending packet %s data %s', self.sid,
-                        packet.packet_names[pkt.packet_type],
-                        pkt.data if not isinstance(pkt.data, bytes)
-                        else '<binary>')
+        self.server.logger.info(
+            '%s: Sending packet %s data %s', self.sid,
+            packet.packet_names[pkt.packet_type],
+            pkt.data if not isinstance(pkt.data, bytes) else '<binary>')
 
     @staticmethod
     def _frame(pkt):
@@ -325,6 +322,7 @@ class Socket(_StockSocket):
         if self.closed or self.closing:
             return
         self.closing = True
+        self.frame_sink = None
         self.server._trigger_event(
             'disconnect', self.sid,
             reason or self.server.reason.SERVER_DISCONNECT, run_async=False)
@@ -462,6 +460,8 @@ class Socket(_StockSocket):
             for pkt in packets:
                 self._send_on(conn, pkt)
             self._ws = conn
+            if conn.deflate is None:
+                self.frame_sink = conn
             # nothing reads the polling queue from now on; an idle
             # connection should not keep one (a few KB each)
             self.queue = _SPENT_QUEUE
