@@ -233,8 +233,7 @@ class WebSocketConnection:
                     self.writer = self.backend.spawn(self._drain)
                 return False
             if self.out:
-                if self.dirty:
-                    return False  # already queued for a flush
+                # queued during the batch (which appends did not list)
                 self.dirty = True
                 return True
             if self._shut_after_flush:
