@@ -94,6 +94,8 @@ class EngineServer(engineio.Server):
         #: WebSocket sessions our driver has served (tests, monitoring)
         self.websocket_sessions = 0
         backend = self._backend = backend_for(self.async_mode)
+        # threads flush appended frames in batches (see _flush_batches)
+        self._batch_flush = getattr(backend, 'batch_flush', False)
         if backend is None or 'websocket' not in self.transports:
             self._driver = None
             why = 'WebSocket not enabled' if backend is not None else \
@@ -167,10 +169,6 @@ class EngineServer(engineio.Server):
             for conn, data, sent in zip(conns, bufs, results):
                 if conn.batch_done(data, sent):
                     pending.append(conn)
-
-    @property
-    def _batch_flush(self):
-        return getattr(self._backend, 'batch_flush', False)
 
     def flush_soon(self):
         """Flush once the caller lets others run: appends from back-to-back
