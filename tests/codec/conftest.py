@@ -29,6 +29,7 @@ def get_impl(name):
     eio_cls, payload_cls = eio_packet.packet_classes(full)
     return types.SimpleNamespace(
         name=name, codec=mods.packet, eio=mods.eio, outbound=mods.outbound,
+        outbox=mods.outbox,
         Packet=packet.packet_class(full), EioPacket=eio_cls,
         EioPayload=payload_cls)
 

@@ -50,6 +50,25 @@ class FakeEngine:
             self._pending.popleft().flush()
 
 
+@pytest.fixture(autouse=True, params=['py', 'c'])
+def outbox_twin(request, monkeypatch):
+    """Every connection here, and the engine's flush, on one twin of
+    ``_speedups.outbox`` (the ``c`` param fails, not skips, when the
+    compiled module is missing, unless this is a pure-Python run)."""
+    from flask_socketio_fast import _speedups
+    if request.param == 'c':
+        try:
+            from flask_socketio_fast._speedups import outbox_c as mod
+        except ImportError as exc:
+            if _speedups.IMPLEMENTATION != 'c':
+                pytest.skip(f'pure-Python run: {exc}')
+            raise
+    else:
+        from flask_socketio_fast._speedups import outbox_py as mod
+    monkeypatch.setattr(_speedups, 'outbox', mod)
+    return mod
+
+
 @pytest.fixture
 def pair():
     server, client = socket.socketpair()
@@ -206,7 +225,7 @@ def test_append_waits_for_flush_and_leaves_in_one_piece(pair):
     conn, engine = conn_for(server)
     for i in range(50):
         conn.append(wsframe_py.build_text_frame(b'%d' % i))
-    assert list(engine._pending) == [conn]     # listed once
+    assert list(engine._pending) == [conn.outbox]     # listed once
     client.setblocking(False)
     with pytest.raises(BlockingIOError):
         client.recv(10)                       # nothing written yet

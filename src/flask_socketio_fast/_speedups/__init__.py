@@ -12,7 +12,7 @@ the same API: ``<name>_c`` (compiled from ``src/_speedups/<name>_c.pyx``) and
 ``IMPLEMENTATION`` is ``'c'`` or ``'python'``; ``FALLBACK_REASON`` says why
 the compiled path was not taken (None when it was).  ``describe()`` gives a
 one-line summary for the start-up log.  The selected modules are available as
-``packet``, ``eio``, ``wsframe``, ``rooms`` and ``outbound``; ``load('c')`` /
+``packet``, ``eio``, ``wsframe``, ``rooms``, ``outbound`` and ``outbox``; ``load('c')`` /
 ``load('python')`` return a specific set (the test suite runs everything on
 both).
 """
@@ -24,9 +24,9 @@ import types
 
 __all__ = ['IMPLEMENTATION', 'FALLBACK_REASON', 'MODULES', 'describe',
            'load', 'log_active', 'packet', 'eio', 'wsframe', 'rooms',
-           'outbound']
+           'outbound', 'outbox']
 
-MODULES = ('packet', 'eio', 'wsframe', 'rooms', 'outbound')
+MODULES = ('packet', 'eio', 'wsframe', 'rooms', 'outbound', 'outbox')
 
 _logger = logging.getLogger('flask_socketio_fast')
 
@@ -72,6 +72,7 @@ eio = _selected.eio
 wsframe = _selected.wsframe
 rooms = _selected.rooms
 outbound = _selected.outbound
+outbox = _selected.outbox
 
 
 def describe():

@@ -129,13 +129,7 @@ class EngineServer(engineio.Server):
         if self._batch_flush:
             self._flush_batches()
             return
-        pending = self._pending
-        while True:
-            try:
-                conn = pending.popleft()
-            except IndexError:
-                return
-            conn.flush()
+        _speedups.outbox.flush_pending(self._pending)
 
     def _flush_batches(self):
         # threads: a send per connection would release and retake the GIL

@@ -130,11 +130,11 @@ class Socket(_StockSocket):
 
     # -- the fan-out API -----------------------------------------------------
 
-    # Our WebSocketConnection from the switch to our WebSocket (without
-    # permessage-deflate) until close() starts, else None.  A plain
-    # attribute, not a property: the broadcast loop reads it once per
-    # recipient.  Once the connection itself stops taking data, its
-    # append() drops frames, as its send() would.
+    # The outbox of our WebSocketConnection (without permessage-deflate)
+    # from the switch to our WebSocket until close() starts, else None.  A
+    # plain attribute, not a property: the broadcast loop reads it once per
+    # recipient.  Once the connection itself stops taking data, the
+    # outbox's append() drops frames, as its send() would.
     frame_sink = None
 
     # -- sending -------------------------------------------------------------
@@ -461,7 +461,7 @@ class Socket(_StockSocket):
                 self._send_on(conn, pkt)
             self._ws = conn
             if conn.deflate is None:
-                self.frame_sink = conn
+                self.frame_sink = conn.outbox
             # nothing reads the polling queue from now on; an idle
             # connection should not keep one (a few KB each)
             self.queue = _SPENT_QUEUE

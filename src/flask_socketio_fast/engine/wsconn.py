@@ -1,25 +1,14 @@
-"""One WebSocket connection: raw socket, frame parser, outbound buffer.
+"""One WebSocket connection: raw socket, outbox, frame parser, closing.
 
-Outbound: every frame goes into one ``bytearray`` under the connection's
-lock, in the order it was queued, whichever thread queued it.  When no
-writer is running, the queuing call writes the buffer at once with one
-non-blocking ``send``; whatever the kernel does not take stays buffered and
-a writer task (a thread or greenlet, started only then) waits for the
-socket to drain it and ends when the buffer is empty.  Frames queued while
-the writer runs leave together in its next ``send``.  ``append`` (the
-pre-encoded broadcast path) only queues and marks the connection dirty on
-the engine; ``Engine.flush()`` then writes each dirty connection once.
-With threads, that flush is a batch (``take_for_batch`` / ``batch_done``):
-the buffers of all dirty connections are taken under their locks, written
-in one pass with the GIL released once (``_speedups.outbound``), and what a
-socket did not take is put back in front of what was queued meanwhile.
-While a connection's buffer is out in a batch (``in_batch``), nothing else
-writes to its socket, so bytes leave in the order they were queued.
-
-The buffer is bounded (``max_pending_bytes`` / ``max_pending_frames``); a
-client that lets it overflow, or does not read for ``write_timeout``
-seconds, is cut off: its buffer is dropped and its socket shut down, which
-ends its reader, and the reason is logged once by the reader.
+Outbound: everything sent goes through the connection's ``outbox``
+(``_speedups.outbox``, compiled with a pure-Python twin): one buffer under
+one lock, written with non-blocking sends, a writer task only while the
+socket is full, the append-then-flush path a broadcast takes (the outbox is
+the engine socket's ``frame_sink``), the batch hand-over threads use, and
+the bounds that cut off a client that does not read.  Its docstring has
+the details.  What stays here is what needs the connection: compressed
+messages (the compressor's state is per connection and ordered by the
+lock), the close handshake and its deadline, and the end of the session.
 
 Inbound: ``receive(timeout)`` reads what the socket has into a shared
 buffer and returns the complete events the parser (wsframe) produced.
@@ -32,7 +21,6 @@ the socket down, so no writer task outlives the connection.  The WSGI
 server closes the file descriptor.
 """
 
-import socket
 import time
 import zlib
 
@@ -53,9 +41,6 @@ _LINGER_BYTES = 1 << 20
 # message handled counts as this many bytes (dispatch costs more than
 # parsing)
 _YIELD_BYTES = 256 * 1024
-# appended frames are written without waiting for the flush past this much
-_EAGER_BYTES = 64 * 1024
-_EAGER_FRAMES = 512
 _YIELD_MESSAGE_COST = 4096
 
 
@@ -97,24 +82,29 @@ class Deflate:
 
 
 class WebSocketConnection:
-    def __init__(self, raw, backend, engine, deflate=None):
+    """One upgraded connection: its ``outbox`` (the outbound side, in
+    ``_speedups.outbox``), its frame parser and its close handshake.
+
+    ``outbox_impl`` picks a twin of ``_speedups.outbox`` (tests run both);
+    by default the selected one."""
+
+    def __init__(self, raw, backend, engine, deflate=None, outbox_impl=None):
         self.raw = raw
         self.backend = backend
         self.engine = engine
         self.waiter = backend.waiter(raw)
-        self.lock = backend.make_lock()
-        self.out = bytearray()
-        self.out_frames = 0
-        self.writer = None
-        self.dirty = False
-        # the buffer is being written by a batch flush (threads only)
-        self.in_batch = False
-        self._batch_frames = 0
-        self.state = OPEN
+        impl = outbox_impl if outbox_impl is not None else _speedups.outbox
+        box = self.outbox = impl.Outbox(
+            raw, backend, self.waiter, engine._pending,
+            engine.websocket_max_pending_bytes,
+            engine.websocket_max_pending_frames,
+            engine.ping_interval + engine.ping_timeout,
+            release_gil=backend.name == 'threading')
+        # held for the connection's own critical sections too
+        self.lock = box.lock
+        # (one call per packet sent: straight to the outbox)
+        self.send = box.send
         self.deflate = deflate
-        self.abort_reason = None
-        self.abort_policy = False
-        self._shut_after_flush = False
         self._deadline = None
         self._backlog = None
         # the last read took less than a buffer: the socket is most likely
@@ -125,252 +115,88 @@ class WebSocketConnection:
         self.max_message_size = engine.max_http_buffer_size
         self.parser = _wsframe.FrameParser(
             self.max_message_size, allow_compression=deflate is not None)
-        self.max_pending_bytes = engine.websocket_max_pending_bytes
-        self.max_pending_frames = engine.websocket_max_pending_frames
-        self._eager_bytes = min(_EAGER_BYTES, self.max_pending_bytes)
-        self._eager_frames = min(_EAGER_FRAMES, self.max_pending_frames)
-        self.write_timeout = engine.ping_interval + engine.ping_timeout
         self.close_timeout = engine.websocket_close_timeout
 
-    # -- outbound ------------------------------------------------------------
+    # -- outbound (the outbox has it all) --------------------------------------
 
-    def send(self, frame):
-        """Queue one frame and write now if no writer is busy.  False when
-        the connection no longer takes data."""
-        with self.lock:
-            if self.state != OPEN:
-                return False
-            self._queue_locked(frame)
-        return True
+    @property
+    def state(self):
+        return self.outbox.state
+
+    @property
+    def writer(self):
+        return self.outbox.writer
+
+    @property
+    def in_batch(self):
+        return self.outbox.in_batch
+
+    @property
+    def abort_reason(self):
+        return self.outbox.abort_reason
+
+    @property
+    def abort_policy(self):
+        return self.outbox.abort_policy
 
     def send_message(self, opcode, data):
         """A whole message, compressed when permessage-deflate is on (the
         compressor's state is shared, so this runs under the lock)."""
+        box = self.outbox
         with self.lock:
-            if self.state != OPEN:
+            if box.state != OPEN:
                 return False
             if self.deflate is not None:
                 frame = _build_frame(opcode, self.deflate.deflate(data),
                                      rsv1=True)
             else:
                 frame = _build_frame(opcode, data)
-            self._queue_locked(frame)
+            box.queue_locked(frame)
         return True
 
-    def _queue_locked(self, frame):
-        self.out += frame
-        self.out_frames += 1
-        if self.writer is None and not self.in_batch:
-            self._write_locked()
-        else:
-            # (a batch in progress writes it when it hands the socket back)
-            self._check_bounds_locked()
-
     def append(self, frame):
-        """Queue an already-built frame without writing (see module doc)."""
-        with self.lock:
-            if self.state != OPEN:
-                return
-            self.out += frame
-            self.out_frames += 1
-            if self.writer is None and not self.in_batch:
-                if len(self.out) >= self._eager_bytes or \
-                        self.out_frames >= self._eager_frames:
-                    # a long burst before the flush: write what we have,
-                    # a healthy client must not approach the bounds
-                    self._write_locked()
-                    return
-                if not self.dirty:
-                    self.dirty = True
-                    # deque.append is atomic: no engine lock per recipient
-                    self.engine._pending.append(self)
-            elif len(self.out) > self.max_pending_bytes or \
-                    self.out_frames > self.max_pending_frames:
-                self._check_bounds_locked()
+        """Queue an already-built frame for the engine's next flush."""
+        self.outbox.append(frame)
 
     def flush(self):
-        """Write what ``append`` queued (called by the engine's flush)."""
-        with self.lock:
-            self.dirty = False
-            if self.writer is None and not self.in_batch and self.out and \
-                    self.state != CLOSED:
-                self._write_locked()
-
-    def take_for_batch(self):
-        """The queued bytes, handed to a batch flush, or None when there is
-        nothing to write or someone else writes this socket now."""
-        with self.lock:
-            self.dirty = False
-            if self.writer is not None or self.in_batch or not self.out or \
-                    self.state == CLOSED:
-                return None
-            data = self.out
-            self.out = bytearray()
-            self._batch_frames = self.out_frames
-            self.out_frames = 0
-            self.in_batch = True
-            return data
-
-    def batch_done(self, data, sent):
-        """The batch wrote ``sent`` bytes of ``data`` (``-errno`` when the
-        send failed).  True when more was queued meanwhile and the
-        connection wants to be in the next batch."""
-        with self.lock:
-            self.in_batch = False
-            if self.state == CLOSED:
-                return False
-            if sent < 0:
-                self._abort_locked(None)
-                return False
-            if sent < len(data):
-                # the socket is full: the rest goes first, by a writer
-                del data[:sent]
-                data += self.out
-                self.out = data
-                self.out_frames += self._batch_frames
-                self._check_bounds_locked()
-                if self.state != CLOSED:
-                    self.writer = self.backend.spawn(self._drain)
-                return False
-            if self.out:
-                # queued during the batch (which appends did not list)
-                self.dirty = True
-                return True
-            if self._shut_after_flush:
-                self._shut_wr_locked()
-            return False
+        self.outbox.flush()
 
     def pending_bytes(self):
-        return len(self.out)
-
-    def _write_locked(self):
-        out = self.out
-        try:
-            n = self.raw.send(out)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError:
-            self._abort_locked(None)
-            return
-        if n == len(out):
-            out.clear()
-            self.out_frames = 0
-            if self._shut_after_flush:
-                self._shut_wr_locked()
-            return
-        if n:
-            del out[:n]
-        self._check_bounds_locked()
-        if self.state != CLOSED:
-            self.writer = self.backend.spawn(self._drain)
-
-    def _drain(self):
-        while True:
-            ready = self.waiter.writable(self.write_timeout)
-            with self.lock:
-                if self.state == CLOSED or not self.out:
-                    self.writer = None
-                    return
-                if not ready:
-                    self._abort_locked(
-                        f'client read nothing for {self.write_timeout:g} s',
-                        policy=True)
-                    self.writer = None
-                    return
-                try:
-                    n = self.raw.send(self.out)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    self._abort_locked(None)
-                    self.writer = None
-                    return
-                del self.out[:n]
-                if not self.out:
-                    self.out_frames = 0
-                    self.writer = None
-                    if self._shut_after_flush:
-                        self._shut_wr_locked()
-                    return
-
-    def _check_bounds_locked(self):
-        if len(self.out) > self.max_pending_bytes:
-            self._abort_locked(
-                f'outbound buffer over {self.max_pending_bytes} bytes',
-                policy=True)
-        elif self.out_frames > self.max_pending_frames:
-            self._abort_locked(
-                f'outbound buffer over {self.max_pending_frames} frames',
-                policy=True)
-
-    def _abort_locked(self, reason, policy=False):
-        if self.state == CLOSED:
-            return
-        self.state = CLOSED
-        if self.abort_reason is None:
-            self.abort_reason = reason
-            # True when a bound of ours (not the peer going away) ended it
-            self.abort_policy = policy
-        self.out = bytearray()
-        self.out_frames = 0
-        # wakes the reader (EOF) and any writer (error); the WSGI server
-        # closes the descriptor once the reader has returned
-        try:
-            self.raw.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _shut_wr_locked(self):
-        self._shut_after_flush = False
-        try:
-            self.raw.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+        return self.outbox.pending_bytes()
 
     def abort(self, reason=None):
-        with self.lock:
-            self._abort_locked(reason)
+        self.outbox.abort(reason)
 
     # -- closing -------------------------------------------------------------
 
     def close(self, code=1000, reason=''):
         """Start the close handshake: queue a close frame, half-close after
         it is written, give the peer ``close_timeout`` seconds."""
-        with self.lock:
-            if self.state != OPEN:
-                return False
-            self.state = CLOSING
-            self.out += _build_close(code, reason)
-            self._shut_after_flush = True
-            if self.writer is None and not self.in_batch:
-                self._write_locked()
-        if self.state != CLOSED:
+        box = self.outbox
+        if not box.close_with(_build_close(code, reason)):
+            return False
+        if box.state != CLOSED:
             self._deadline = self.engine._timers.call_later(
                 self.close_timeout, self._close_deadline)
         return True
 
     def _close_deadline(self):
-        with self.lock:
-            if self.state != CLOSED:
-                self._abort_locked('close handshake timed out')
+        self.outbox.abort('close handshake timed out')
 
     def finish(self, linger):
         """End of the session (on the reader): drain, linger, shut down."""
-        with self.lock:
-            if self.state == OPEN:
-                # the peer went away without a close handshake
-                self.state = CLOSING
+        box = self.outbox
+        box.mark_closing()
         # (a batch that finds the socket full hands it to a writer)
         self._wait_batch()
         with self.lock:
-            writer = self.writer
+            writer = box.writer
         if writer is not None and not writer.join(self.close_timeout):
-            self.abort('outbound data not taken before closing')
+            box.abort('outbound data not taken before closing')
             writer.join(self.close_timeout)
-        if linger and self.state != CLOSED:
+        if linger and box.state != CLOSED:
             self._linger()
-        with self.lock:
-            self._abort_locked(None)
+        box.abort(None)
         # no batch takes a closed connection; one that took it before may
         # still be sending
         self._wait_batch()
@@ -384,7 +210,7 @@ class WebSocketConnection:
         # a batch flush may be sending on this socket right now (without
         # the lock); the WSGI server closes the descriptor once we return,
         # and a send on a closed and reused descriptor would go elsewhere
-        while self.in_batch:
+        while self.outbox.in_batch:
             time.sleep(0.0002)
 
     def _discard_queued(self):
