@@ -12,11 +12,12 @@ from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.list cimport PyList_Append
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM, PyTuple_GET_SIZE
+from cpython.tuple cimport (PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New,
+                            PyTuple_SET_ITEM)
 
 from bidict import KeyAndValueDuplicationError, ValueDuplicationError
 
-__all__ = ['IMPLEMENTATION', 'Room', 'Registry', 'broadcast']
+__all__ = ['IMPLEMENTATION', 'Snapshot', 'Room', 'Registry', 'broadcast']
 
 IMPLEMENTATION = 'c'
 
@@ -43,6 +44,20 @@ cdef inline unsigned long long _stamp():
     return _stamp_counter
 
 
+cdef class Snapshot:
+    """The members of a room at one ``version``, and the broadcast loop's
+    cache of their sinks (see ``rooms_py.Snapshot``)."""
+
+    cdef public unsigned long long version
+    cdef readonly tuple pairs
+    cdef public object sinks
+
+    def __init__(self, version, tuple pairs not None):
+        self.version = version
+        self.pairs = pairs
+        self.sinks = None
+
+
 cdef class Room(dict):
     """The members of one room: ``{sid: eio_sid}`` in join order (see
     ``rooms_py.Room``)."""
@@ -60,10 +75,15 @@ cdef class Room(dict):
 
     cpdef tuple pairs(self):
         """The members as a tuple of ``(sid, eio_sid)``; shared, read-only."""
+        return self.snapshot().pairs
+
+    cpdef Snapshot snapshot(self):
+        """The ``Snapshot`` of the current members."""
         cdef object snap = self.snap
         cdef unsigned long long version = self.version
-        if snap is not None and (<tuple>snap)[0] == version:
-            return <tuple>(<tuple>snap)[1]
+        if snap is not None and type(snap) is Snapshot and \
+                (<Snapshot>snap).version == version:
+            return <Snapshot>snap
         cdef Py_ssize_t n = len(self), pos = 0, i = 0
         cdef PyObject *key
         cdef PyObject *value
@@ -75,8 +95,9 @@ cdef class Room(dict):
             Py_INCREF(pair)
             PyTuple_SET_ITEM(pairs, i, pair)
             i += 1
-        self.snap = (version, pairs)
-        return pairs
+        cdef Snapshot fresh = Snapshot(version, pairs)
+        self.snap = fresh
+        return fresh
 
 
 cdef class Registry:
@@ -206,6 +227,10 @@ cdef class Registry:
     cpdef tuple participants(self, namespace, room):
         """``(sid, eio_sid)`` pairs of a room, or of the union of a list of
         rooms (first appearance decides the order)."""
+        return self.snapshot(namespace, room).pairs
+
+    cpdef Snapshot snapshot(self, namespace, room):
+        """``participants`` as a ``Snapshot`` (see ``rooms_py``)."""
         cdef object found = self.rooms.get(namespace)
         cdef dict ns = _NO_PAIRS_DICT if found is None else <dict>found
         cdef dict union
@@ -215,11 +240,11 @@ cdef class Registry:
             for other in room[1:]:
                 if other in ns:
                     union.update(ns[other])
-            return tuple(union.items())
+            return Snapshot(0, tuple(union.items()))
         found = ns.get(room)
         if found is None:
-            return _NO_PAIRS
-        return (<Room>found).pairs()
+            return Snapshot(0, _NO_PAIRS)
+        return (<Room>found).snapshot()
 
     def sid_from_eio(self, eio_sid, namespace):
         try:
@@ -244,37 +269,62 @@ cdef inline int _send_stock(object send_eio, object eio_sid, object single,
     return 0
 
 
-def broadcast(tuple pairs, skip, sockets, frame, send_eio, list eio_pkts):
-    """Send one broadcast to ``pairs`` minus the sids in ``skip`` (see
-    ``rooms_py.broadcast``); returns how many took the shared frame."""
+cdef tuple _resolve_sinks(tuple pairs, sockets):
+    # the frame_sink of each member's socket (None: none, or no socket)
+    cdef Py_ssize_t i, n = PyTuple_GET_SIZE(pairs)
+    cdef tuple sinks = PyTuple_New(n)
+    cdef bint exact_dict = type(sockets) is dict
+    cdef object eio_sid, sock, sink
+    cdef PyObject *found
+    for i in range(n):
+        eio_sid = (<tuple>pairs[i])[1]
+        if exact_dict:
+            found = PyDict_GetItem(<dict>sockets, eio_sid)
+            sock = None if found is NULL else <object>found
+        else:
+            sock = sockets.get(eio_sid)
+        sink = sock.frame_sink if sock is not None else None
+        Py_INCREF(sink)
+        PyTuple_SET_ITEM(sinks, i, sink)
+    return sinks
+
+
+def broadcast(Snapshot snap not None, skip, sockets, epoch, frame, send_eio,
+              list eio_pkts):
+    """Send one broadcast to the members of ``snap`` minus the sids in
+    ``skip`` (see ``rooms_py.broadcast``); returns how many took the shared
+    frame."""
+    cdef tuple pairs = snap.pairs
     cdef Py_ssize_t i, n = PyTuple_GET_SIZE(pairs)
     cdef Py_ssize_t fast = 0
-    cdef tuple pair
-    cdef object sid, eio_sid, sock, sink
-    cdef PyObject *found
+    cdef tuple pair, sinks
+    cdef object sid, sink, cached = snap.sinks
     cdef bint has_skip = skip is not None
-    cdef bint exact_dict = type(sockets) is dict
     cdef object single = eio_pkts[0] if len(eio_pkts) == 1 else None
+    if frame is None:
+        for i in range(n):
+            pair = <tuple>pairs[i]
+            if has_skip and pair[0] in skip:
+                continue
+            _send_stock(send_eio, pair[1], single, eio_pkts)
+        return 0
+    if type(cached) is tuple and (<tuple>cached)[0] is sockets and \
+            (<tuple>cached)[1] == epoch:
+        sinks = <tuple>(<tuple>cached)[2]
+    else:
+        sinks = _resolve_sinks(pairs, sockets)
+        # one assignment: another thread sees the old cache or the new one
+        snap.sinks = (sockets, epoch, sinks)
     for i in range(n):
-        pair = <tuple>pairs[i]
-        sid = pair[0]
-        if has_skip and sid in skip:
+        if has_skip and (<tuple>pairs[i])[0] in skip:
             continue
-        eio_sid = pair[1]
-        if frame is not None:
-            if exact_dict:
-                found = PyDict_GetItem(<dict>sockets, eio_sid)
-                sock = None if found is NULL else <object>found
+        sink = <object>PyTuple_GET_ITEM(sinks, i)
+        if sink is not None:
+            if type(sink) is list:
+                PyList_Append(<list>sink, frame)
             else:
-                sock = sockets.get(eio_sid)
-            if sock is not None:
-                sink = sock.frame_sink
-                if sink is not None:
-                    if type(sink) is list:
-                        PyList_Append(<list>sink, frame)
-                    else:
-                        sink.append(frame)
-                    fast += 1
-                    continue
-        _send_stock(send_eio, eio_sid, single, eio_pkts)
+                sink.append(frame)
+            fast += 1
+        else:
+            _send_stock(send_eio, (<tuple>pairs[i])[1], single, eio_pkts)
     return fast

@@ -274,19 +274,22 @@ class FastManager(socketio.Manager):
         if not isinstance(encoded, list):
             encoded = [encoded]
         eio_pkts = [eio_packet.Packet(_MESSAGE, part) for part in encoded]
-        pairs = self._registry.participants(namespace, room)
-        if not pairs:
+        snap = self._registry.snapshot(namespace, room)
+        if not snap.pairs:
             return
         if not _hooks_are_stock(server):
             # someone watches the packets: every one goes through the hook
-            self._broadcast(pairs, skip, None, None, server._send_eio_packet,
-                            eio_pkts)
+            self._broadcast(snap, skip, None, None, None,
+                            server._send_eio_packet, eio_pkts)
             return
         eio = server.eio
         frame = _build_frames(encoded) if _takes_frames(eio) else None
-        # the stock hook only forwards to eio.send_packet
-        shared = self._broadcast(pairs, skip, eio.sockets if frame else None,
-                                 frame, eio.send_packet, eio_pkts)
+        # the stock hook only forwards to eio.send_packet; the engine moves
+        # sink_epoch whenever a socket's frame_sink changes (an engine
+        # without one never changes them)
+        shared = self._broadcast(snap, skip, eio.sockets if frame else None,
+                                 getattr(eio, 'sink_epoch', 0), frame,
+                                 eio.send_packet, eio_pkts)
         if shared:
             self.shared_frames += shared
             # deferred to the next turn of the hub (or the flusher thread):

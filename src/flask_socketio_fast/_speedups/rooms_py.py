@@ -7,10 +7,15 @@ sid, in join order, and the ``None`` room of a namespace holds every client
 connected to it.  What python-socketio does by scanning, we answer from
 indexes kept alongside:
 
-* each ``Room`` is a dict with a cached snapshot of its members (a tuple of
-  ``(sid, eio_sid)`` pairs), rebuilt only after the membership changed, so a
-  broadcast neither copies the room nor is disturbed by a client leaving
-  while it is being sent to;
+* each ``Room`` is a dict with a cached ``Snapshot`` of its members (a
+  tuple of ``(sid, eio_sid)`` pairs), rebuilt only after the membership
+  changed, so a broadcast neither copies the room nor is disturbed by a
+  client leaving while it is being sent to;
+* a snapshot also keeps what its members' engine sockets offered as
+  ``frame_sink`` the last time it was broadcast to, so the next broadcast
+  to an unchanged room goes straight to the sinks, without looking up
+  every socket again; the caller passes an ``epoch`` that it moves
+  whenever a socket's ``frame_sink`` changes, which drops that cache;
 * ``Registry.sid_rooms[namespace][sid]`` lists the rooms of a client, so
   ``rooms()`` and disconnecting cost the client's rooms, not every room;
 * the ``None`` room carries the inverse map (eio_sid -> sid).
@@ -19,15 +24,15 @@ Membership order, the order of ``rooms()`` (room creation order, as the
 namespace dict of python-socketio has it) and every error match
 ``socketio.base_manager.BaseManager`` of python-socketio 5.18.
 
-API shared with ``rooms_c``: ``Room``, ``Registry`` and
-``broadcast(pairs, skip, sockets, frame, send_eio, eio_pkts)``.
+API shared with ``rooms_c``: ``Snapshot``, ``Room``, ``Registry`` and
+``broadcast(snap, skip, sockets, epoch, frame, send_eio, eio_pkts)``.
 """
 
 import itertools
 
 from bidict import KeyAndValueDuplicationError, ValueDuplicationError
 
-__all__ = ['IMPLEMENTATION', 'Room', 'Registry', 'broadcast']
+__all__ = ['IMPLEMENTATION', 'Snapshot', 'Room', 'Registry', 'broadcast']
 
 IMPLEMENTATION = 'python'
 
@@ -41,12 +46,28 @@ _NO_PAIRS_DICT = {}
 _stamp = itertools.count(1).__next__
 
 
+class Snapshot:
+    """The members of a room at one ``version``: ``pairs`` is a tuple of
+    ``(sid, eio_sid)``, shared and read-only.  ``sinks`` is the broadcast
+    loop's cache, ``(sockets, epoch, sinks)`` with ``sinks[i]`` the
+    ``frame_sink`` of ``pairs[i]``'s socket (None: the stock path)."""
+
+    __slots__ = ('version', 'pairs', 'sinks')
+
+    def __init__(self, version, pairs):
+        if type(pairs) is not tuple:
+            raise TypeError('Snapshot: pairs must be a tuple')
+        self.version = version
+        self.pairs = pairs
+        self.sinks = None
+
+
 class Room(dict):
     """The members of one room: ``{sid: eio_sid}`` in join order.
 
     ``serial`` orders rooms by creation, ``version`` changes with every
-    membership change, ``snap`` is ``(version, pairs)`` of the last snapshot
-    and ``inv`` the inverse map, kept for the ``None`` room only.
+    membership change, ``snap`` is the ``Snapshot`` taken last and ``inv``
+    the inverse map, kept for the ``None`` room only.
     """
 
     __slots__ = ('serial', 'version', 'snap', 'inv')
@@ -60,15 +81,18 @@ class Room(dict):
 
     def pairs(self):
         """The members as a tuple of ``(sid, eio_sid)``; shared, read-only."""
+        return self.snapshot().pairs
+
+    def snapshot(self):
+        """The ``Snapshot`` of the current members."""
         snap = self.snap
         version = self.version
-        if snap is not None and snap[0] == version:
-            return snap[1]
+        if snap is not None and snap.version == version:
+            return snap
         # the version is read before the copy: a change racing with it
         # leaves a stale stamp behind, and the next call copies again
-        pairs = tuple(self.items())
-        self.snap = (version, pairs)
-        return pairs
+        snap = self.snap = Snapshot(version, tuple(self.items()))
+        return snap
 
 
 class Registry:
@@ -172,6 +196,11 @@ class Registry:
     def participants(self, namespace, room):
         """``(sid, eio_sid)`` pairs of a room, or of the union of a list of
         rooms (first appearance decides the order)."""
+        return self.snapshot(namespace, room).pairs
+
+    def snapshot(self, namespace, room):
+        """``participants`` as a ``Snapshot``: the room's own (cached) one,
+        or a new one for a union of rooms or a room that does not exist."""
         ns = self.rooms.get(namespace)
         if ns is None:
             ns = _NO_PAIRS_DICT
@@ -181,11 +210,11 @@ class Registry:
             for other in room[1:]:
                 if other in ns:
                     union.update(ns[other])
-            return tuple(union.items())
+            return Snapshot(0, tuple(union.items()))
         members = ns.get(room)
         if members is None:
-            return _NO_PAIRS
-        return members.pairs()
+            return Snapshot(0, _NO_PAIRS)
+        return members.snapshot()
 
     def sid_from_eio(self, eio_sid, namespace):
         try:
@@ -201,15 +230,21 @@ class Registry:
 
 
 
-def broadcast(pairs, skip, sockets, frame, send_eio, eio_pkts):
-    """Send one broadcast to ``pairs`` minus the sids in ``skip``.
+def broadcast(snap, skip, sockets, epoch, frame, send_eio, eio_pkts):
+    """Send one broadcast to the members of ``snap`` minus the sids in
+    ``skip``.
 
     With ``frame`` (the broadcast's complete WebSocket frames as bytes), a
     recipient whose engine socket in ``sockets`` offers a ``frame_sink`` gets
     those bytes appended to it; every other recipient gets each packet of
-    ``eio_pkts`` through ``send_eio(eio_sid, pkt)``.  Returns how many
-    recipients took the shared frame (the caller then flushes the engine).
+    ``eio_pkts`` through ``send_eio(eio_sid, pkt)``.  The sinks found are
+    kept on ``snap`` for the next broadcast with the same ``sockets`` and
+    ``epoch``.  Returns how many recipients took the shared frame (the
+    caller then flushes the engine).
     """
+    if type(snap) is not Snapshot:
+        raise TypeError('broadcast: snap must be a Snapshot')
+    pairs = snap.pairs
     fast = 0
     single = eio_pkts[0] if len(eio_pkts) == 1 else None
     if frame is None:
@@ -222,17 +257,25 @@ def broadcast(pairs, skip, sockets, frame, send_eio, eio_pkts):
                 for pkt in eio_pkts:
                     send_eio(eio_sid, pkt)
         return 0
-    get_socket = sockets.get
-    for sid, eio_sid in pairs:
+    cached = snap.sinks
+    if cached is not None and cached[0] is sockets and cached[1] == epoch:
+        sinks = cached[2]
+    else:
+        get_socket = sockets.get
+        found = []
+        for _, eio_sid in pairs:
+            sock = get_socket(eio_sid)
+            found.append(sock.frame_sink if sock is not None else None)
+        sinks = tuple(found)
+        # one assignment: another thread sees the old cache or the new one
+        snap.sinks = (sockets, epoch, sinks)
+    for (sid, eio_sid), sink in zip(pairs, sinks):
         if skip is not None and sid in skip:
             continue
-        sock = get_socket(eio_sid)
-        if sock is not None:
-            sink = sock.frame_sink
-            if sink is not None:
-                sink.append(frame)
-                fast += 1
-                continue
+        if sink is not None:
+            sink.append(frame)
+            fast += 1
+            continue
         if single is not None:
             send_eio(eio_sid, single)
         else:

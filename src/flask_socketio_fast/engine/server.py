@@ -84,6 +84,8 @@ class EngineServer(engineio.Server):
         self.max_http_buffer_size = int(self.max_http_buffer_size)
         self._pending = collections.deque()
         self._flush_scheduled = False
+        #: moves whenever a socket's frame_sink changes (socket.py)
+        self.sink_epoch = 0
         self._timers = Timers(self)
         # protocol diagnostics go where engine.io logs (off by default);
         # connections we cut off and session errors to our own logger

@@ -30,11 +30,12 @@ and hands the same bytes to each recipient::
 
 * ``sock.frame_sink`` is None when the connection cannot take shared frames
   (long-polling, permessage-deflate negotiated, not upgraded yet, closing,
-  or served by the stock WebSocket path); otherwise it is the connection,
-  whose ``append(frame_bytes)`` queues the bytes in order with everything
-  else sent on that connection, without writing and without waking any
-  thread or greenlet.  Check it per message: it turns None when the
-  connection closes.
+  or served by the stock WebSocket path); otherwise it is the connection's
+  outbox, whose ``append(frame_bytes)`` queues the bytes in order with
+  everything else sent on that connection, without writing and without
+  waking any thread or greenlet.  It turns None when the connection
+  closes; ``engine.sink_epoch`` moves with every such change, so a caller
+  may keep the sinks it found until then (the room loop does).
 * ``engine.flush()`` writes every connection that has appended bytes, one
   non-blocking ``send`` each (frames appended together leave together),
   and hands what the kernel does not take to that connection's own writer.
@@ -54,6 +55,7 @@ and hands the same bytes to each recipient::
   disconnected with a logged reason; ``append`` never blocks.
 """
 
+import itertools
 import logging
 import queue as _queue
 import threading
@@ -79,6 +81,9 @@ _OP_PING = _wsframe.OP_PING
 _OP_CLOSE = _wsframe.OP_CLOSE
 _COMPRESSED = _wsframe.COMPRESSED
 _OPEN = wsconn.OPEN
+# values for EngineServer.sink_epoch: drawn atomically, never repeated, so
+# a racing writer can never bring back an epoch a cache was built under
+_next_sink_epoch = itertools.count(1).__next__
 
 _StockSocket = engineio.socket.Socket
 MESSAGE, PING, PONG, UPGRADE, CLOSE, NOOP = (
@@ -134,7 +139,9 @@ class Socket(_StockSocket):
     # from the switch to our WebSocket until close() starts, else None.  A
     # plain attribute, not a property: the broadcast loop reads it once per
     # recipient.  Once the connection itself stops taking data, the
-    # outbox's append() drops frames, as its send() would.
+    # outbox's append() drops frames, as its send() would.  Every change
+    # moves the engine's ``sink_epoch``: the broadcast loop keeps the sinks
+    # of a room between broadcasts (_speedups.rooms) until it moves.
     frame_sink = None
 
     # -- sending -------------------------------------------------------------
@@ -322,7 +329,9 @@ class Socket(_StockSocket):
         if self.closed or self.closing:
             return
         self.closing = True
-        self.frame_sink = None
+        if self.frame_sink is not None:
+            self.frame_sink = None
+            self.server.sink_epoch = _next_sink_epoch()
         self.server._trigger_event(
             'disconnect', self.sid,
             reason or self.server.reason.SERVER_DISCONNECT, run_async=False)
@@ -462,6 +471,7 @@ class Socket(_StockSocket):
             self._ws = conn
             if conn.deflate is None:
                 self.frame_sink = conn.outbox
+                self.server.sink_epoch = _next_sink_epoch()
             # nothing reads the polling queue from now on; an idle
             # connection should not keep one (a few KB each)
             self.queue = _SPENT_QUEUE
