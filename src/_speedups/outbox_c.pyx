@@ -11,9 +11,8 @@ state check, copy, dirty mark) with no Python frame, and the write is a
 not, as nothing else could run on the hub meanwhile and retaking the GIL
 from another OS thread could stall the hub.
 
-The lock is our own (``Lock``): with threads an OS lock whose wait lets go
-of the GIL, as ``threading.Lock``'s does; with greenlets a flag guarded by
-the GIL (see its docstring).
+The lock is our own (``Lock``): a flag guarded by the GIL, with an OS lock
+to park on only when another thread holds it (see its docstring).
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -32,16 +31,12 @@ __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
 cdef extern from *:
     """
     #ifdef _WIN32
-    #include <windows.h>
-    #define fso_yield() ((void)SwitchToThread())
     #define FSO_NATIVE_SEND 0
     static Py_ssize_t fso_send(int fd, const char *buf, Py_ssize_t n)
     { return -1; }
     #else
     #include <errno.h>
-    #include <sched.h>
     #include <sys/types.h>
-    #define fso_yield() ((void)sched_yield())
     #include <sys/socket.h>
     #ifndef MSG_NOSIGNAL
     #define MSG_NOSIGNAL 0  /* macOS: Python ignores SIGPIPE already */
@@ -64,7 +59,6 @@ cdef extern from *:
     """
     int FSO_NATIVE_SEND
     Py_ssize_t fso_send(int fd, const char *buf, Py_ssize_t n) nogil
-    void fso_yield() nogil
 
 #: False where sends go through the socket object (Windows)
 NATIVE_SEND = bool(FSO_NATIVE_SEND)
@@ -83,63 +77,64 @@ cdef class Lock:
     """A non-reentrant lock like ``threading.Lock`` (``with``, ``acquire``,
     ``release``, ``locked``), cheap to take from C.
 
-    ``threads=True``: an OS lock, and a wait for it lets go of the GIL.
-    ``threads=False`` (greenlets): a flag, taken and given with the GIL
-    held, so no atomic operation and no second cache line per use; a
-    holder never switches greenlets, so only another OS thread can find it
-    taken, and that one yields the CPU (without the GIL) until it is free.
+    The lock itself is a flag, taken and given with the GIL held: no atomic
+    operation and no second cache line per use, which is what a broadcast
+    taking one lock per recipient pays for otherwise.  A thread that finds
+    it taken parks on an OS lock (made on first contention) without the
+    GIL, and every release with someone parked wakes one; a woken thread
+    checks the flag again, so a wake-up too many costs a loop, never
+    exclusion.  With greenlets only another OS thread can find it taken: a
+    holder never switches greenlets.
     """
 
-    cdef PyThread_type_lock _lock
+    cdef PyThread_type_lock _park
     cdef bint _locked
+    cdef Py_ssize_t _parked
 
-    def __cinit__(self, threads=True):
-        self._lock = NULL
-        if threads:
-            self._lock = PyThread_allocate_lock()
-            if self._lock is NULL:
-                raise MemoryError()
+    def __cinit__(self):
+        self._park = NULL
         self._locked = False
+        self._parked = 0
 
     def __dealloc__(self):
-        if self._lock is not NULL:
-            if self._locked:
-                PyThread_release_lock(self._lock)
-            PyThread_free_lock(self._lock)
+        if self._park is not NULL:
+            PyThread_free_lock(self._park)
 
-    cdef inline int take(self) except -1:
-        if self._lock is NULL:
-            while self._locked:
-                with nogil:
-                    fso_yield()
-        elif not PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
-            with nogil:
-                PyThread_acquire_lock(self._lock, WAIT_LOCK)
-        self._locked = True
+    cdef int _wait(self) except -1:
+        if self._park is NULL:
+            self._park = PyThread_allocate_lock()
+            if self._park is NULL:
+                raise MemoryError()
+            # held from the start: a waiter blocks until a release posts
+            PyThread_acquire_lock(self._park, NOWAIT_LOCK)
+        self._parked += 1
+        with nogil:
+            PyThread_acquire_lock(self._park, WAIT_LOCK)
+        self._parked -= 1
         return 0
 
-    cdef inline bint try_take(self):
-        if self._lock is NULL:
-            if self._locked:
-                return False
-        elif not PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
-            return False
+    cdef inline int take(self) except -1:
+        while self._locked:
+            self._wait()
         self._locked = True
-        return True
+        return 0
 
     cdef inline int give(self) except -1:
         if not self._locked:
             raise RuntimeError('release unlocked lock')
         self._locked = False
-        if self._lock is not NULL:
-            PyThread_release_lock(self._lock)
+        if self._parked:
+            PyThread_release_lock(self._park)
         return 0
 
     def acquire(self, blocking=True):
         if blocking:
             self.take()
             return True
-        return self.try_take()
+        if self._locked:
+            return False
+        self._locked = True
+        return True
 
     def release(self):
         self.give()
@@ -186,7 +181,7 @@ cdef class Outbox:
     def __init__(self, raw, backend, waiter, pending, max_pending_bytes,
                  max_pending_frames, write_timeout, release_gil=False):
         self.raw = raw
-        self.lock = Lock(threads=release_gil)
+        self.lock = Lock()
         self._spawn = backend.spawn
         self._waiter = waiter
         self._pending_append = pending.append

@@ -7,6 +7,7 @@ handshake, batches under threads) run on both twins in
 
 import collections
 import socket
+import sys
 import threading
 import time
 
@@ -290,13 +291,12 @@ def test_constructor_refuses_bad_bounds_alike(both, args):
 
 # -- the compiled lock, against threading.Lock --------------------------------
 
-@pytest.fixture(params=['threads', 'greenlets'])
-def make_lock(request, impl):
-    """The compiled lock in both of its kinds; the pure twin's outbox uses
-    the backend's OS lock, which is what the compiled one must match."""
+@pytest.fixture
+def make_lock(impl):
+    """The compiled lock; the pure twin's outbox uses the backend's OS
+    lock, which is what the compiled one must behave like."""
     if impl.name == 'c':
-        threads = request.param == 'threads'
-        return lambda: impl.outbox.Lock(threads=threads)
+        return impl.outbox.Lock
     return threading.Lock
 
 
@@ -345,8 +345,14 @@ def test_compiled_lock_excludes_under_contention(make_lock):
                 counter[0] = v + 1
 
     threads = [threading.Thread(target=bump) for _ in range(4)]
+    # switch threads often, inside the critical section too
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(30)
+    try:
+        for t in threads:
+            t.join(30)
+    finally:
+        sys.setswitchinterval(old)
     assert counter[0] == 80_000
