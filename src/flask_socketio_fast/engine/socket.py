@@ -516,6 +516,7 @@ class Socket(_StockSocket):
         run_async = self.server.async_handlers
         sid = self.sid
         logger = self.server.logger
+        box = conn.outbox
         while True:
             error = None
             try:
@@ -588,7 +589,7 @@ class Socket(_StockSocket):
                     error)
                 conn.close(error.code, error.reason)
                 return False
-            if conn.state != _OPEN and not self.closed:
+            if box.state != _OPEN and not self.closed:
                 return False
 
     def _receive_ws(self, packet_type, data):

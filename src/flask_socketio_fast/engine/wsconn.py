@@ -268,7 +268,7 @@ class WebSocketConnection:
         drained = self._drained
         while True:
             if drained:
-                if self.state == CLOSED:
+                if self.outbox.state == CLOSED:
                     return None
                 if not self.waiter.readable(timeout):
                     raise TimeoutError('nothing received for %s s' % timeout)
