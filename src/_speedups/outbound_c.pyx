@@ -15,37 +15,12 @@ from libc.stdlib cimport free, malloc
 
 IMPLEMENTATION = 'c'
 
-cdef extern from *:
-    """
-    #ifdef _WIN32
-    #define FSF_NATIVE_SEND 0
-    static Py_ssize_t fsf_send(int fd, const char *buf, Py_ssize_t n)
-    { return -1; }
-    #else
-    #include <errno.h>
-    #include <sys/types.h>
-    #include <sys/socket.h>
-    #ifndef MSG_NOSIGNAL
-    #define MSG_NOSIGNAL 0  /* macOS: Python ignores SIGPIPE already */
-    #endif
-    #define FSF_NATIVE_SEND 1
-    /* bytes sent, 0 when the socket takes nothing now, -errno on error */
-    static Py_ssize_t fsf_send(int fd, const char *buf, Py_ssize_t n)
-    {
-        ssize_t r;
-        do {
-            r = send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-        } while (r < 0 && errno == EINTR);
-        if (r >= 0)
-            return (Py_ssize_t)r;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        return -(Py_ssize_t)errno;
-    }
-    #endif
-    """
+cdef extern from "nonblocking_send.h":
     int FSF_NATIVE_SEND
     Py_ssize_t fsf_send(int fd, const char *buf, Py_ssize_t n) nogil
+
+#: False where the batch goes through the socket objects (Windows)
+NATIVE_SEND = bool(FSF_NATIVE_SEND)
 
 
 def send_batch(list socks, list bufs):

@@ -28,40 +28,12 @@ IMPLEMENTATION = 'c'
 __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
            'EAGER_BYTES', 'EAGER_FRAMES', 'Lock', 'Outbox', 'flush_pending']
 
-cdef extern from *:
-    """
-    #ifdef _WIN32
-    #define FSO_NATIVE_SEND 0
-    static Py_ssize_t fso_send(int fd, const char *buf, Py_ssize_t n)
-    { return -1; }
-    #else
-    #include <errno.h>
-    #include <sys/types.h>
-    #include <sys/socket.h>
-    #ifndef MSG_NOSIGNAL
-    #define MSG_NOSIGNAL 0  /* macOS: Python ignores SIGPIPE already */
-    #endif
-    #define FSO_NATIVE_SEND 1
-    /* bytes sent, 0 when the socket takes nothing now, -errno on error */
-    static Py_ssize_t fso_send(int fd, const char *buf, Py_ssize_t n)
-    {
-        ssize_t r;
-        do {
-            r = send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-        } while (r < 0 && errno == EINTR);
-        if (r >= 0)
-            return (Py_ssize_t)r;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        return -(Py_ssize_t)errno;
-    }
-    #endif
-    """
-    int FSO_NATIVE_SEND
-    Py_ssize_t fso_send(int fd, const char *buf, Py_ssize_t n) nogil
+cdef extern from "nonblocking_send.h":
+    int FSF_NATIVE_SEND
+    Py_ssize_t fsf_send(int fd, const char *buf, Py_ssize_t n) nogil
 
 #: False where sends go through the socket object (Windows)
-NATIVE_SEND = bool(FSO_NATIVE_SEND)
+NATIVE_SEND = bool(FSF_NATIVE_SEND)
 
 cdef enum:
     _OPEN = 0
@@ -203,7 +175,7 @@ cdef class Outbox:
         self.write_timeout = write_timeout
         # the descriptor stays the same for the socket's life (the WSGI
         # server closes it only after the connection has finished)
-        self._fd = raw.fileno() if FSO_NATIVE_SEND else -1
+        self._fd = raw.fileno() if FSF_NATIVE_SEND else -1
 
     # -- queuing -------------------------------------------------------------
 
@@ -339,7 +311,7 @@ cdef class Outbox:
         # bytes the kernel took now, or -1 after aborting on an error
         cdef Py_ssize_t n
         cdef Py_buffer view
-        if not FSO_NATIVE_SEND:  # pragma: no cover - Windows
+        if not FSF_NATIVE_SEND:  # pragma: no cover - Windows
             try:
                 return self.raw.send(self.out)
             except (BlockingIOError, InterruptedError):
@@ -352,10 +324,10 @@ cdef class Outbox:
             # freeing memory under the send)
             PyObject_GetBuffer(self.out, &view, PyBUF_SIMPLE)
             with nogil:
-                n = fso_send(self._fd, <const char *>view.buf, view.len)
+                n = fsf_send(self._fd, <const char *>view.buf, view.len)
             PyBuffer_Release(&view)
         else:
-            n = fso_send(self._fd, PyByteArray_AS_STRING(self.out),
+            n = fsf_send(self._fd, PyByteArray_AS_STRING(self.out),
                          PyByteArray_GET_SIZE(self.out))
         if n < 0:
             self._abort_locked(None, False)

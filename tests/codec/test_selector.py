@@ -137,3 +137,25 @@ def test_codec_twins_have_the_same_api():
         # the pure twin also shows the modules it imports
         assert public - compiled <= {'base64', 'orjson', 're', 'urllib'}
         assert compiled - public == set()
+
+
+def test_outbound_twins_have_the_same_api():
+    if NO_EXTENSIONS:
+        pytest.skip('pure-Python run (FLASK_SOCKETIO_FAST_NO_EXTENSIONS=1)')
+    py, c = _speedups.load('python'), _speedups.load('c')
+    # the compiled outbox also offers its lock class
+    assert set(c.outbox.__all__) == set(py.outbox.__all__) | {'Lock'}
+    for name in ('outbox', 'outbound'):
+        for mod in (getattr(py, name), getattr(c, name)):
+            assert isinstance(mod.NATIVE_SEND, bool)
+    assert py.outbound.send_batch and c.outbound.send_batch
+
+
+def test_describe_says_when_sends_are_not_native(monkeypatch):
+    if _speedups.IMPLEMENTATION != 'c':
+        pytest.skip('pure-Python run')
+    assert 'socket objects' not in _speedups.describe() or \
+        not _speedups.outbox.NATIVE_SEND
+    fake = type('Mod', (), {'NATIVE_SEND': False})
+    monkeypatch.setattr(_speedups, 'outbox', fake)
+    assert 'sends go through socket objects' in _speedups.describe()

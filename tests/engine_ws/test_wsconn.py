@@ -50,23 +50,29 @@ class FakeEngine:
             self._pending.popleft().flush()
 
 
+def use_twin(request, monkeypatch, name):
+    """Put one twin of ``_speedups.<name>`` in place for this test (the
+    ``c`` param fails, not skips, when the compiled module is missing,
+    unless this is a pure-Python run)."""
+    import importlib
+    from flask_socketio_fast import _speedups
+    suffix = '_c' if request.param == 'c' else '_py'
+    try:
+        mod = importlib.import_module(
+            f'flask_socketio_fast._speedups.{name}{suffix}')
+    except ImportError as exc:
+        if suffix == '_c' and _speedups.IMPLEMENTATION != 'c':
+            pytest.skip(f'pure-Python run: {exc}')
+        raise
+    monkeypatch.setattr(_speedups, name, mod)
+    return mod
+
+
 @pytest.fixture(autouse=True, params=['py', 'c'])
 def outbox_twin(request, monkeypatch):
     """Every connection here, and the engine's flush, on one twin of
-    ``_speedups.outbox`` (the ``c`` param fails, not skips, when the
-    compiled module is missing, unless this is a pure-Python run)."""
-    from flask_socketio_fast import _speedups
-    if request.param == 'c':
-        try:
-            from flask_socketio_fast._speedups import outbox_c as mod
-        except ImportError as exc:
-            if _speedups.IMPLEMENTATION != 'c':
-                pytest.skip(f'pure-Python run: {exc}')
-            raise
-    else:
-        from flask_socketio_fast._speedups import outbox_py as mod
-    monkeypatch.setattr(_speedups, 'outbox', mod)
-    return mod
+    ``_speedups.outbox``."""
+    return use_twin(request, monkeypatch, 'outbox')
 
 
 @pytest.fixture
@@ -135,18 +141,7 @@ def test_flush_soon_coalesces_and_writes(pair):
 @pytest.fixture(params=['py', 'c'])
 def outbound_twin(request, monkeypatch):
     """The engine's batch flush on one twin of ``_speedups.outbound``."""
-    from flask_socketio_fast import _speedups
-    if request.param == 'c':
-        try:
-            from flask_socketio_fast._speedups import outbound_c as mod
-        except ImportError as exc:
-            if _speedups.IMPLEMENTATION != 'c':
-                pytest.skip(f'pure-Python run: {exc}')
-            raise
-    else:
-        from flask_socketio_fast._speedups import outbound_py as mod
-    monkeypatch.setattr(_speedups, 'outbound', mod)
-    return mod
+    return use_twin(request, monkeypatch, 'outbound')
 
 
 def test_batch_flush_keeps_every_stream_in_order(outbound_twin):

@@ -78,8 +78,13 @@ outbox = _selected.outbox
 def describe():
     """One line saying which implementation is active, and why."""
     if IMPLEMENTATION == 'c':
-        return ('flask-socketio-fast: using the compiled (Cython) speedups '
+        line = ('flask-socketio-fast: using the compiled (Cython) speedups '
                 f'for {", ".join(MODULES)}')
+        if not (outbox.NATIVE_SEND and outbound.NATIVE_SEND):
+            # (Windows) the outbox and the batch writer send through the
+            # socket objects: compiled, but one GIL release per send
+            line += '; sends go through socket objects (no native send here)'
+        return line
     return ('flask-socketio-fast: using the pure-Python implementation '
             f'(slower): {FALLBACK_REASON}')
 

@@ -19,6 +19,9 @@ import errno
 
 IMPLEMENTATION = 'python'
 
+#: (the compiled twin's flag: whether it sends with send(2) itself)
+NATIVE_SEND = False
+
 
 def send_batch(socks, bufs):
     """Send ``bufs[i]`` on ``socks[i]`` once each (see the module doc)."""

@@ -36,8 +36,11 @@ import socket
 
 IMPLEMENTATION = 'python'
 
-__all__ = ['IMPLEMENTATION', 'OPEN', 'CLOSING', 'CLOSED', 'EAGER_BYTES',
-           'EAGER_FRAMES', 'Outbox', 'flush_pending']
+#: (the compiled twin's flag: whether it sends with send(2) itself)
+NATIVE_SEND = False
+
+__all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
+           'EAGER_BYTES', 'EAGER_FRAMES', 'Outbox', 'flush_pending']
 
 OPEN, CLOSING, CLOSED = 0, 1, 2
 
