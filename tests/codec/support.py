@@ -156,3 +156,17 @@ def is_violation(outcome):
 __all__ = ['UpstreamPacket', 'engineio_json', 'eio_strictly_refused',
            'is_violation', 'run', 'same', 'same_error', 'state',
            'strictly_refused', 'with_json']
+
+
+def drain(sock):
+    """Everything a socket has to read now (it is made non-blocking)."""
+    sock.setblocking(False)
+    got = bytearray()
+    while True:
+        try:
+            chunk = sock.recv(1 << 16)
+        except BlockingIOError:
+            return bytes(got)
+        if not chunk:
+            return bytes(got)
+        got += chunk

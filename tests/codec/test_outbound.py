@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from .strategies import SETTINGS
+from .support import drain
 
 
 def reference_send_batch(socks, bufs):
@@ -32,19 +33,6 @@ def pairs(n):
     for a, _ in made:
         a.setblocking(False)
     return made
-
-
-def drain(sock):
-    sock.setblocking(False)
-    got = bytearray()
-    while True:
-        try:
-            chunk = sock.recv(1 << 16)
-        except BlockingIOError:
-            return bytes(got)
-        if not chunk:
-            return bytes(got)
-        got += chunk
 
 
 def run_batch(fn, bufs, prepare=None):

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from .strategies import SETTINGS
+from .support import drain
 
 
 class RecordingBackend:
@@ -50,19 +51,6 @@ def make_box(mod, sock, **kw):
                      options['max_pending_frames'],
                      options['write_timeout'])
     return box, pending, backend
-
-
-def drain(sock):
-    sock.setblocking(False)
-    got = bytearray()
-    while True:
-        try:
-            chunk = sock.recv(1 << 16)
-        except BlockingIOError:
-            return bytes(got)
-        if not chunk:
-            return bytes(got)
-        got += chunk
 
 
 def state_of(box, pending, backend):
