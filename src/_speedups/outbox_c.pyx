@@ -53,20 +53,25 @@ cdef class Lock:
     operation and no second cache line per use, which is what a broadcast
     taking one lock per recipient pays for otherwise.  A thread that finds
     it taken parks on an OS lock (made on first contention) without the
-    GIL, and every release with someone parked wakes one; a woken thread
-    checks the flag again, so a wake-up too many costs a loop, never
-    exclusion.  With greenlets only another OS thread can find it taken: a
-    holder never switches greenlets.
+    GIL; a release with someone parked wakes one, unless a wake-up is
+    already on its way (at most one is outstanding); a woken thread checks
+    the flag again and parks again if it lost the race.  With greenlets only
+    another OS thread can find it taken: a holder never switches greenlets.
     """
 
     cdef PyThread_type_lock _park
     cdef bint _locked
     cdef Py_ssize_t _parked
+    # a wake-up is posted and not yet taken: the park lock is released
+    # only while it is held (an OS lock released twice is undefined, and a
+    # semaphore would count the extra posts)
+    cdef bint _posted
 
     def __cinit__(self):
         self._park = NULL
         self._locked = False
         self._parked = 0
+        self._posted = False
 
     def __dealloc__(self):
         if self._park is not NULL:
@@ -83,6 +88,7 @@ cdef class Lock:
         with nogil:
             PyThread_acquire_lock(self._park, WAIT_LOCK)
         self._parked -= 1
+        self._posted = False
         return 0
 
     cdef inline int take(self) except -1:
@@ -95,7 +101,8 @@ cdef class Lock:
         if not self._locked:
             raise RuntimeError('release unlocked lock')
         self._locked = False
-        if self._parked:
+        if self._parked and not self._posted:
+            self._posted = True
             PyThread_release_lock(self._park)
         return 0
 
@@ -410,6 +417,9 @@ cdef class Outbox:
             self.abort_policy = policy
         self.out = bytearray()
         self.out_frames = 0
+        # nothing sends once closed; and should anything try, the number
+        # may belong to another connection once the WSGI server closes it
+        self._fd = -1
         try:
             self.raw.shutdown(socket.SHUT_RDWR)
         except OSError:

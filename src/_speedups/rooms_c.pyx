@@ -308,13 +308,17 @@ def broadcast(Snapshot snap not None, skip, sockets, epoch, frame, send_eio,
                 continue
             _send_stock(send_eio, pair[1], single, eio_pkts)
         return 0
-    if type(cached) is tuple and (<tuple>cached)[0] is sockets and \
-            (<tuple>cached)[1] == epoch:
+    if epoch is not None and type(cached) is tuple and \
+            PyTuple_GET_SIZE(<tuple>cached) == 3 and \
+            (<tuple>cached)[0] is sockets and (<tuple>cached)[1] == epoch and \
+            type((<tuple>cached)[2]) is tuple and \
+            PyTuple_GET_SIZE(<tuple>(<tuple>cached)[2]) == n:
         sinks = <tuple>(<tuple>cached)[2]
     else:
         sinks = _resolve_sinks(pairs, sockets)
-        # one assignment: another thread sees the old cache or the new one
-        snap.sinks = (sockets, epoch, sinks)
+        if epoch is not None:
+            # one assignment: another thread sees the old cache or the new
+            snap.sinks = (sockets, epoch, sinks)
     for i in range(n):
         if has_skip and (<tuple>pairs[i])[0] in skip:
             continue

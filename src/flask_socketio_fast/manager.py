@@ -286,9 +286,9 @@ class FastManager(socketio.Manager):
         frame = _build_frames(encoded) if _takes_frames(eio) else None
         # the stock hook only forwards to eio.send_packet; the engine moves
         # sink_epoch whenever a socket's frame_sink changes (an engine
-        # without one never changes them)
+        # without one: None, the sinks are looked up on every broadcast)
         shared = self._broadcast(snap, skip, eio.sockets if frame else None,
-                                 getattr(eio, 'sink_epoch', 0), frame,
+                                 getattr(eio, 'sink_epoch', None), frame,
                                  eio.send_packet, eio_pkts)
         if shared:
             self.shared_frames += shared

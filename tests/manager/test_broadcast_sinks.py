@@ -146,3 +146,38 @@ def test_participants_and_snapshot_agree(twin):
         assert isinstance(snap, mod.Snapshot)
         assert snap.pairs == reg.participants('/', room)
     assert reg.snapshot('/other', 'r').pairs == ()
+
+
+def test_an_epoch_of_none_keeps_nothing(twin):
+    # an engine that cannot say when sinks change: looked up every time
+    mod = rooms_twin(twin)
+    reg = mod.Registry()
+    reg.enter('a', '/', None, 'ea')
+    sink = []
+    sockets = {'ea': Sock(sink)}
+    snap = reg.snapshot('/', None)
+    assert mod.broadcast(snap, None, sockets, None, b'1', None, ['p']) == 1
+    assert snap.sinks is None
+    sockets['ea'].frame_sink = None
+    stock = []
+    assert mod.broadcast(snap, None, sockets, None, b'2',
+                         lambda e, p: stock.append(e), ['p']) == 0
+    assert stock == ['ea'] and sink == [b'1']
+
+
+def test_our_engine_moves_the_epoch_when_a_socket_takes_a_sink():
+    from flask_socketio_fast.engine.server import EngineServer
+    eio = EngineServer(async_mode='threading')
+    try:
+        sock = eio.socket_class(eio, 'sid1')
+        before = eio.sink_epoch
+
+        class Conn:
+            deflate = None
+            outbox = object()
+
+        assert sock._ws_switch(Conn())
+        assert sock.frame_sink is Conn.outbox
+        assert eio.sink_epoch != before
+    finally:
+        eio.shutdown()

@@ -258,7 +258,9 @@ def broadcast(snap, skip, sockets, epoch, frame, send_eio, eio_pkts):
                     send_eio(eio_sid, pkt)
         return 0
     cached = snap.sinks
-    if cached is not None and cached[0] is sockets and cached[1] == epoch:
+    if epoch is not None and cached is not None and \
+            cached[0] is sockets and cached[1] == epoch and \
+            len(cached[2]) == len(pairs):
         sinks = cached[2]
     else:
         get_socket = sockets.get
@@ -267,8 +269,9 @@ def broadcast(snap, skip, sockets, epoch, frame, send_eio, eio_pkts):
             sock = get_socket(eio_sid)
             found.append(sock.frame_sink if sock is not None else None)
         sinks = tuple(found)
-        # one assignment: another thread sees the old cache or the new one
-        snap.sinks = (sockets, epoch, sinks)
+        if epoch is not None:
+            # one assignment: another thread sees the old cache or the new
+            snap.sinks = (sockets, epoch, sinks)
     for (sid, eio_sid), sink in zip(pairs, sinks):
         if skip is not None and sid in skip:
             continue

@@ -186,17 +186,22 @@ class WebSocketConnection:
     def finish(self, linger):
         """End of the session (on the reader): drain, linger, shut down."""
         box = self.outbox
-        box.mark_closing()
-        # (a batch that finds the socket full hands it to a writer)
-        self._wait_batch()
-        with self.lock:
-            writer = box.writer
-        if writer is not None and not writer.join(self.close_timeout):
-            box.abort('outbound data not taken before closing')
-            writer.join(self.close_timeout)
-        if linger and box.state != CLOSED:
-            self._linger()
-        box.abort(None)
+        try:
+            box.mark_closing()
+            # (a batch that finds the socket full hands it to a writer)
+            self._wait_batch()
+            with self.lock:
+                writer = box.writer
+            if writer is not None and not writer.join(self.close_timeout):
+                box.abort('outbound data not taken before closing')
+                writer.join(self.close_timeout)
+            if linger and box.state != CLOSED:
+                self._linger()
+        finally:
+            # also when the above was interrupted (a greenlet killed while
+            # the server stops): nothing may write once the WSGI server has
+            # closed the descriptor
+            box.abort(None)
         # no batch takes a closed connection; one that took it before may
         # still be sending
         self._wait_batch()
