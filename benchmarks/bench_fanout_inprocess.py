@@ -37,19 +37,12 @@ def _stub_transport(socketio):
     """Stub every socket's hand-off; returns one list per socket (in room
     order) that collects what the socket was given."""
     got = []
-    stubbed = {}
     for sock in socketio.server.eio.sockets.values():
-        cls = type(sock)
-        if not hasattr(cls, "frame_sink"):   # python-engineio's socket
+        if not hasattr(type(sock), "frame_sink"):   # python-engineio's socket
             sock.queue = ListQueue()
             got.append(sock.queue.items)
             continue
-        sub = stubbed.get(cls)
-        if sub is None:
-            # a plain attribute in place of the property
-            sub = stubbed[cls] = type("Stubbed" + cls.__name__, (cls,),
-                                      {"frame_sink": None})
-        sock.__class__ = sub
+        # (set before the first broadcast: no sink_epoch to move yet)
         sock.frame_sink = []
         got.append(sock.frame_sink)
     return got

@@ -96,13 +96,18 @@ def test_cached_sinks_match_a_fresh_lookup_and_the_twins_agree(both, script,
     assert run(c, script, honest) == run(py, script, honest)
 
 
-def test_the_cache_is_reused_until_the_epoch_moves(twin):
+def one_member(twin):
+    """A registry with one client ``a`` whose socket takes frames."""
     mod = rooms_twin(twin)
     reg = mod.Registry()
     reg.enter('a', '/', None, 'ea')
     sink = []
     sockets = {'ea': Sock(sink)}
-    snap = reg.snapshot('/', None)
+    return mod, reg, sink, sockets, reg.snapshot('/', None)
+
+
+def test_the_cache_is_reused_until_the_epoch_moves(twin):
+    mod, reg, sink, sockets, snap = one_member(twin)
     assert mod.broadcast(snap, None, sockets, 7, b'1', None, ['p']) == 1
     cached = snap.sinks
     assert cached[0] is sockets and cached[1] == 7
@@ -150,12 +155,7 @@ def test_participants_and_snapshot_agree(twin):
 
 def test_an_epoch_of_none_keeps_nothing(twin):
     # an engine that cannot say when sinks change: looked up every time
-    mod = rooms_twin(twin)
-    reg = mod.Registry()
-    reg.enter('a', '/', None, 'ea')
-    sink = []
-    sockets = {'ea': Sock(sink)}
-    snap = reg.snapshot('/', None)
+    mod, reg, sink, sockets, snap = one_member(twin)
     assert mod.broadcast(snap, None, sockets, None, b'1', None, ['p']) == 1
     assert snap.sinks is None
     sockets['ea'].frame_sink = None
