@@ -1,9 +1,10 @@
 """The floor of a fan-out on this machine: server CPU per ``send`` of one
 100-byte WebSocket frame to one of N loopback TCP sockets.
 
-No Socket.IO at all: this process (pinned to core 0) writes one frame to
-each of N sockets per round with ``_speedups.outbound.send_batch`` (one
-GIL-free pass of plain ``send`` calls), paced or back to back; a child
+No Socket.IO at all: this process (pinned to core 0) queues one frame on
+each of N sockets' outboxes per round and writes them with
+``_speedups.outbox.flush_batches`` (one GIL-free pass of one ``sendmsg``
+per socket), paced or back to back; a child
 process on core 1 reads everything with epoll.  Compare the paced fan-out
 figures of a run with this floor measured the same day: a paced broadcast
 that is written before the next one costs at least one such send per
@@ -13,14 +14,26 @@ recipient.
 """
 
 import argparse
+import collections
 import os
 import selectors
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 FRAME = b'\x81\x62' + b'x' * 98   # a 98-byte text frame, 100 bytes on the wire
+
+
+class _NoWriters:
+    """Every frame must go in its round's send: no writer is started."""
+
+    make_lock = staticmethod(threading.Lock)   # (the pure twin's lock)
+
+    @staticmethod
+    def spawn(fn, *args):
+        raise SystemExit('a socket did not take a whole frame')
 
 
 def reader(clients, rounds, port):
@@ -53,7 +66,7 @@ def main(argv=None):
     if args.reader_port:
         reader(args.clients, args.rounds, args.reader_port)
         return
-    from flask_socketio_fast._speedups import outbound
+    from flask_socketio_fast._speedups import outbox
     listener = socket.socket()
     listener.bind(('127.0.0.1', 0))
     listener.listen(4096)
@@ -70,12 +83,17 @@ def main(argv=None):
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conns.append(conn)
     assert child.stdout.readline().strip() == b'ready'
-    bufs = [FRAME] * len(conns)
+    pending = collections.deque()
+    boxes = [outbox.Outbox(conn, _NoWriters, None, pending, 1 << 20, 1000,
+                           5.0, release_gil=True) for conn in conns]
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(args.rounds):
-        sent = outbound.send_batch(conns, bufs)
-        if any(n != len(FRAME) for n in sent):
-            raise SystemExit(f'a socket did not take a whole frame: {sent[:5]}')
+        for box in boxes:
+            box.append(FRAME)
+        outbox.flush_batches(pending)
+        if any(box.pending_bytes() or box.state != outbox.OPEN
+               for box in boxes):
+            raise SystemExit('a socket did not take a whole frame')
         if args.rate:
             delay = wall0 + (i + 1) / args.rate - time.perf_counter()
             if delay > 0:
@@ -84,7 +102,7 @@ def main(argv=None):
     child.stdout.readline()
     child.wait()
     print(f'{args.clients} sockets, {args.rounds} rounds at '
-          f'{args.rate or "max"}/s ({outbound.IMPLEMENTATION} send_batch): '
+          f'{args.rate or "max"}/s ({outbox.IMPLEMENTATION} outbox): '
           f'{cpu / (args.clients * args.rounds) * 1e6:.2f} µs server CPU '
           f'per send')
 

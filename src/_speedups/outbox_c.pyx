@@ -4,19 +4,24 @@ connection (its docstring describes both).
 
 Why compiled: a broadcast calls ``append`` once per recipient, and the
 flush writes every recipient once.  Here ``append`` is a C method (lock,
-state check, copy, dirty mark) with no Python frame, and the write is a
-``send(2)`` on the descriptor straight from the buffer, without the
-``socket`` object's call and exception machinery.  With threads
-(``release_gil``) that send lets other threads run; with greenlets it does
-not, as nothing else could run on the hub meanwhile and retaking the GIL
-from another OS thread could stall the hub.
+state check, a reference to the shared frame, dirty mark) with no Python
+frame and no copy, and the write is one ``sendmsg(2)`` gathering the queued
+frames straight from the bytes objects, without the ``socket`` object's
+call and exception machinery.  With threads (``release_gil``) that send lets
+other threads run; with greenlets it does not, as nothing else could run on
+the hub meanwhile and retaking the GIL from another OS thread could stall
+the hub.  ``flush_batches`` writes many outboxes with the GIL released once
+for all of them.
 
 The lock is our own (``Lock``): a flag guarded by the GIL, with an OS lock
 to park on only when another thread holds it (see its docstring).
 """
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF
+from libc.errno cimport EBADF
+from libc.string cimport memmove
 from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
                                PyThread_allocate_lock, PyThread_free_lock,
                                PyThread_release_lock, PyThread_type_lock)
@@ -26,11 +31,15 @@ import socket
 IMPLEMENTATION = 'c'
 
 __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
-           'EAGER_BYTES', 'EAGER_FRAMES', 'Lock', 'Outbox', 'flush_pending']
+           'EAGER_BYTES', 'EAGER_FRAMES', 'MAX_FRAMES_PER_SEND', 'Lock',
+           'Outbox', 'flush_pending', 'flush_batches']
 
 cdef extern from "nonblocking_send.h":
     int FSF_NATIVE_SEND
-    Py_ssize_t fsf_send(int fd, const char *buf, Py_ssize_t n) nogil
+    ctypedef struct fsf_iov:
+        void *iov_base
+        size_t iov_len
+    Py_ssize_t fsf_sendv(int fd, fsf_iov *iov, int n) nogil
 
 #: False where sends go through the socket object (Windows)
 NATIVE_SEND = bool(FSF_NATIVE_SEND)
@@ -43,6 +52,14 @@ cdef enum:
 OPEN, CLOSING, CLOSED = _OPEN, _CLOSING, _CLOSED
 EAGER_BYTES = 64 * 1024
 EAGER_FRAMES = 512
+
+cdef enum:
+    # frames gathered into one sendmsg (well under every IOV_MAX)
+    _MAX_IOV = 512
+    # an emptied queue keeps an array this small, frees a bigger one
+    _KEEP_ITEMS = 64
+
+MAX_FRAMES_PER_SEND = _MAX_IOV
 
 
 cdef class Lock:
@@ -131,12 +148,14 @@ cdef class Lock:
 
 
 cdef class Outbox:
-    """The outbound buffer and writer of one connection (see ``outbox_py``)."""
+    """The outbound queue and writer of one connection (see ``outbox_py``).
+
+    The queue is an array of references to the queued frames (exact
+    ``bytes``, shared with every other recipient of a broadcast), a head
+    index and how much of the head frame was already written."""
 
     cdef public object raw
     cdef readonly Lock lock
-    cdef public bytearray out
-    cdef public Py_ssize_t out_frames
     cdef public object writer
     cdef public bint dirty
     cdef public bint in_batch
@@ -151,11 +170,28 @@ cdef class Outbox:
     cdef object _spawn
     cdef object _waiter
     cdef object _pending_append
-    cdef Py_ssize_t _batch_frames
+    cdef PyObject **_items
+    cdef Py_ssize_t _head
+    cdef Py_ssize_t _count
+    cdef Py_ssize_t _cap
+    # bytes of the head frame already written, and the unwritten total
+    cdef Py_ssize_t _offset
+    cdef Py_ssize_t _nbytes
+    # what the batch in flight offered the socket
+    cdef Py_ssize_t _batch_bytes
     cdef Py_ssize_t _eager_bytes
     cdef Py_ssize_t _eager_frames
     cdef int _fd
     cdef object __weakref__
+
+    def __cinit__(self):
+        self._items = NULL
+        self._head = self._count = self._cap = 0
+        self._offset = self._nbytes = 0
+
+    def __dealloc__(self):
+        self._clear()
+        PyMem_Free(self._items)
 
     def __init__(self, raw, backend, waiter, pending, max_pending_bytes,
                  max_pending_frames, write_timeout, release_gil=False):
@@ -165,12 +201,10 @@ cdef class Outbox:
         self._waiter = waiter
         self._pending_append = pending.append
         self.release_gil = bool(release_gil)
-        self.out = bytearray()
-        self.out_frames = 0
         self.writer = None
         self.dirty = False
         self.in_batch = False
-        self._batch_frames = 0
+        self._batch_bytes = 0
         self.state = _OPEN
         self.abort_reason = None
         self.abort_policy = False
@@ -183,6 +217,109 @@ cdef class Outbox:
         # the descriptor stays the same for the socket's life (the WSGI
         # server closes it only after the connection has finished)
         self._fd = raw.fileno() if FSF_NATIVE_SEND else -1
+
+    # -- the queue -------------------------------------------------------------
+
+    @property
+    def out_frames(self):
+        """Frames queued and not completely written."""
+        return self._count
+
+    def queued(self):
+        """The queued, unwritten bytes (a copy; for tests and debugging)."""
+        cdef Py_ssize_t i
+        parts = []
+        for i in range(self._count):
+            parts.append(<object>self._items[self._head + i])
+        if parts:
+            parts[0] = parts[0][self._offset:]
+        return b''.join(parts)
+
+    cdef int _push(self, frame) except -1:
+        cdef bytes data
+        if PyBytes_CheckExact(frame):
+            data = <bytes>frame
+        else:
+            # a mutable buffer could change before it is written
+            data = bytes(memoryview(frame))
+        if self._head + self._count >= self._cap:
+            self._make_room()
+        Py_INCREF(data)
+        self._items[self._head + self._count] = <PyObject *>data
+        self._count += 1
+        self._nbytes += PyBytes_GET_SIZE(data)
+        return 0
+
+    cdef int _make_room(self) except -1:
+        cdef Py_ssize_t cap
+        cdef PyObject **items
+        if self._head and self._count <= self._cap // 2:
+            memmove(self._items, self._items + self._head,
+                    self._count * sizeof(PyObject *))
+            self._head = 0
+            return 0
+        cap = self._cap * 2 if self._cap else 8
+        items = <PyObject **>PyMem_Realloc(self._items,
+                                           cap * sizeof(PyObject *))
+        if items is NULL:
+            raise MemoryError()
+        self._items = items
+        self._cap = cap
+        return 0
+
+    cdef void _clear(self):
+        cdef PyObject *item
+        while self._count:
+            item = self._items[self._head]
+            self._items[self._head] = NULL
+            self._head += 1
+            self._count -= 1
+            Py_DECREF(<object>item)
+        self._head = 0
+        self._offset = 0
+        self._nbytes = 0
+        if self._cap > _KEEP_ITEMS:
+            PyMem_Free(self._items)
+            self._items = NULL
+            self._cap = 0
+
+    cdef void _consume(self, Py_ssize_t n):
+        # the socket took the first n queued bytes
+        cdef PyObject *item
+        cdef Py_ssize_t left
+        self._nbytes -= n
+        if not self._nbytes:
+            self._clear()
+            return
+        while self._count:
+            item = self._items[self._head]
+            left = PyBytes_GET_SIZE(<object>item) - self._offset
+            if n < left:
+                self._offset += n
+                return
+            n -= left
+            self._items[self._head] = NULL
+            self._head += 1
+            self._count -= 1
+            self._offset = 0
+            Py_DECREF(<object>item)
+
+    cdef int _gather(self, fsf_iov *iov, Py_ssize_t *offered):
+        # the first queued frames as an iovec array; how many, and how
+        # many bytes in ``offered``
+        cdef int k = 0
+        cdef Py_ssize_t total = 0, skip = self._offset, size
+        cdef PyObject *item
+        while k < self._count and k < _MAX_IOV:
+            item = self._items[self._head + k]
+            size = PyBytes_GET_SIZE(<object>item) - skip
+            iov[k].iov_base = PyBytes_AS_STRING(<object>item) + skip
+            iov[k].iov_len = <size_t>size
+            total += size
+            skip = 0
+            k += 1
+        offered[0] = total
+        return k
 
     # -- queuing -------------------------------------------------------------
 
@@ -203,8 +340,7 @@ cdef class Outbox:
         self._queue_locked(frame)
 
     cdef int _queue_locked(self, frame) except -1:
-        self.out += frame
-        self.out_frames += 1
+        self._push(frame)
         if self.writer is None and not self.in_batch:
             self._write_locked()
         else:
@@ -217,17 +353,16 @@ cdef class Outbox:
         try:
             if self.state != _OPEN:
                 return
-            self.out += frame
-            self.out_frames += 1
+            self._push(frame)
             if self.writer is None and not self.in_batch:
-                if PyByteArray_GET_SIZE(self.out) >= self._eager_bytes or \
-                        self.out_frames >= self._eager_frames:
+                if self._nbytes >= self._eager_bytes or \
+                        self._count >= self._eager_frames:
                     self._write_locked()
                 elif not self.dirty:
                     self.dirty = True
                     self._pending_append(self)
-            elif PyByteArray_GET_SIZE(self.out) > self.max_pending_bytes or \
-                    self.out_frames > self.max_pending_frames:
+            elif self._nbytes > self.max_pending_bytes or \
+                    self._count > self.max_pending_frames:
                 self._check_bounds_locked()
         finally:
             self.lock.give()
@@ -239,7 +374,7 @@ cdef class Outbox:
             if self.state != _OPEN:
                 return False
             self.state = _CLOSING
-            self.out += frame
+            self._push(frame)
             self.shut_after_flush = True
             if self.writer is None and not self.in_batch:
                 self._write_locked()
@@ -248,7 +383,7 @@ cdef class Outbox:
         return True
 
     def pending_bytes(self):
-        return PyByteArray_GET_SIZE(self.out)
+        return 0 if self.state == _CLOSED else self._nbytes
 
     # -- writing -------------------------------------------------------------
 
@@ -261,98 +396,64 @@ cdef class Outbox:
         try:
             self.dirty = False
             if self.writer is None and not self.in_batch and \
-                    PyByteArray_GET_SIZE(self.out) and self.state != _CLOSED:
+                    self._nbytes and self.state != _CLOSED:
                 self._write_locked()
         finally:
             self.lock.give()
         return 0
 
-    def take_for_batch(self):
-        """The queued bytes, handed to a batch flush, or None."""
-        self.lock.take()
-        try:
-            self.dirty = False
-            if self.writer is not None or self.in_batch or \
-                    not PyByteArray_GET_SIZE(self.out) or \
-                    self.state == _CLOSED:
-                return None
-            data = self.out
-            self.out = bytearray()
-            self._batch_frames = self.out_frames
-            self.out_frames = 0
-            self.in_batch = True
-            return data
-        finally:
-            self.lock.give()
-
-    def batch_done(self, bytearray data not None, Py_ssize_t sent):
-        """The batch wrote ``sent`` bytes of ``data`` (``-errno`` on
-        failure); True when the outbox wants to be in the next batch."""
-        self.lock.take()
-        try:
-            self.in_batch = False
-            if self.state == _CLOSED:
-                return False
-            if sent < 0:
-                self._abort_locked(None, False)
-                return False
-            if sent < PyByteArray_GET_SIZE(data):
-                del data[:sent]
-                data += self.out
-                self.out = data
-                self.out_frames += self._batch_frames
-                self._check_bounds_locked()
-                if self.state != _CLOSED:
-                    self.writer = self._spawn(self._drain)
-                return False
-            if PyByteArray_GET_SIZE(self.out):
-                self.dirty = True
-                return True
-            if self.shut_after_flush:
-                self._shut_wr_locked()
-            return False
-        finally:
-            self.lock.give()
-
-    cdef Py_ssize_t _send_now(self) except -2:
-        # bytes the kernel took now, or -1 after aborting on an error
+    cdef Py_ssize_t _send_now(self, Py_ssize_t *offered) except -2:
+        # one send of the first queued frames: the bytes the kernel took,
+        # or -1 after aborting on an error
+        cdef fsf_iov iov[_MAX_IOV]
+        cdef int k
         cdef Py_ssize_t n
-        cdef Py_buffer view
         if not FSF_NATIVE_SEND:  # pragma: no cover - Windows
+            data = self._joined(offered)
             try:
-                return self.raw.send(self.out)
+                return self.raw.send(data)
             except (BlockingIOError, InterruptedError):
                 return 0
             except OSError:
                 self._abort_locked(None, False)
                 return -1
+        k = self._gather(iov, offered)
         if self.release_gil:
-            # (the export makes a resize of the buffer fail instead of
-            # freeing memory under the send)
-            PyObject_GetBuffer(self.out, &view, PyBUF_SIMPLE)
+            # the frames stay referenced (only this lock's holder takes
+            # them off the queue), so their bytes outlive the send
             with nogil:
-                n = fsf_send(self._fd, <const char *>view.buf, view.len)
-            PyBuffer_Release(&view)
+                n = fsf_sendv(self._fd, iov, k)
         else:
-            n = fsf_send(self._fd, PyByteArray_AS_STRING(self.out),
-                         PyByteArray_GET_SIZE(self.out))
+            n = fsf_sendv(self._fd, iov, k)
         if n < 0:
             self._abort_locked(None, False)
             return -1
         return n
 
+    cdef bytes _joined(self, Py_ssize_t *offered):  # pragma: no cover
+        cdef Py_ssize_t i
+        parts = []
+        for i in range(min(self._count, _MAX_IOV)):
+            parts.append(<object>self._items[self._head + i])
+        parts[0] = parts[0][self._offset:]
+        data = b''.join(parts)
+        offered[0] = len(data)
+        return data
+
     cdef int _write_locked(self) except -1:
-        cdef Py_ssize_t n = self._send_now()
-        if n < 0:
-            return 0
-        if n == PyByteArray_GET_SIZE(self.out):
-            del self.out[:]
-            self.out_frames = 0
-            if self.shut_after_flush:
-                self._shut_wr_locked()
-            return 0
-        if n:
-            del self.out[:n]
+        cdef Py_ssize_t n, offered
+        while True:
+            n = self._send_now(&offered)
+            if n < 0:
+                return 0
+            self._consume(n)
+            if not self._nbytes:
+                if self.shut_after_flush:
+                    self._shut_wr_locked()
+                return 0
+            if n < offered:
+                break
+            # it took all of one send's worth; the rest in the next
         self._check_bounds_locked()
         if self.state != _CLOSED:
             self.writer = self._spawn(self._drain)
@@ -360,12 +461,12 @@ cdef class Outbox:
 
     def _drain(self):
         # the writer task: runs while the socket does not take everything
-        cdef Py_ssize_t n
+        cdef Py_ssize_t n, offered
         while True:
             ready = self._waiter.writable(self.write_timeout)
             self.lock.take()
             try:
-                if self.state == _CLOSED or not PyByteArray_GET_SIZE(self.out):
+                if self.state == _CLOSED or not self._nbytes:
                     self.writer = None
                     return
                 if not ready:
@@ -374,28 +475,72 @@ cdef class Outbox:
                         True)
                     self.writer = None
                     return
-                n = self._send_now()
-                if n < 0:
-                    self.writer = None
-                    return
-                if n:
-                    del self.out[:n]
-                if not PyByteArray_GET_SIZE(self.out):
-                    self.out_frames = 0
-                    self.writer = None
-                    if self.shut_after_flush:
-                        self._shut_wr_locked()
-                    return
+                while True:
+                    n = self._send_now(&offered)
+                    if n < 0:
+                        self.writer = None
+                        return
+                    self._consume(n)
+                    if not self._nbytes:
+                        self.writer = None
+                        if self.shut_after_flush:
+                            self._shut_wr_locked()
+                        return
+                    if n < offered:
+                        break
             finally:
                 self.lock.give()
+
+    # -- the batch pass (flush_batches) ------------------------------------------
+
+    cdef bint _take_for_batch(self) except -1:
+        self.lock.take()
+        try:
+            self.dirty = False
+            if self.writer is not None or self.in_batch or \
+                    not self._nbytes or self.state == _CLOSED:
+                return False
+            self.in_batch = True
+            return True
+        finally:
+            self.lock.give()
+
+    cdef bint _batch_done(self, Py_ssize_t n) except -1:
+        # True when the outbox wants to be in the next pass
+        self.lock.take()
+        try:
+            self.in_batch = False
+            if self.state == _CLOSED:
+                # (an abort during the pass left the frames to us)
+                self._clear()
+                return False
+            if n < 0:
+                self._abort_locked(None, False)
+                return False
+            self._consume(n)
+            if not self._nbytes:
+                if self.shut_after_flush:
+                    self._shut_wr_locked()
+                return False
+            if n < self._batch_bytes:
+                # the socket is full: the rest goes by a writer
+                self._check_bounds_locked()
+                if self.state != _CLOSED:
+                    self.writer = self._spawn(self._drain)
+                return False
+            # more than one send's worth, or queued during the pass
+            self.dirty = True
+            return True
+        finally:
+            self.lock.give()
 
     # -- bounds and aborting ---------------------------------------------------
 
     cdef int _check_bounds_locked(self) except -1:
-        if PyByteArray_GET_SIZE(self.out) > self.max_pending_bytes:
+        if self._nbytes > self.max_pending_bytes:
             self._abort_locked(
                 f'outbound buffer over {self.max_pending_bytes} bytes', True)
-        elif self.out_frames > self.max_pending_frames:
+        elif self._count > self.max_pending_frames:
             self._abort_locked(
                 f'outbound buffer over {self.max_pending_frames} frames', True)
         return 0
@@ -415,8 +560,10 @@ cdef class Outbox:
         if self.abort_reason is None:
             self.abort_reason = reason
             self.abort_policy = policy
-        self.out = bytearray()
-        self.out_frames = 0
+        if not self.in_batch:
+            # (a pass in flight is reading the frames without the GIL; it
+            # drops them when it hands the outbox back)
+            self._clear()
         # nothing sends once closed; and should anything try, the number
         # may belong to another connection once the WSGI server closes it
         self._fd = -1
@@ -457,3 +604,94 @@ def flush_pending(pending):
             (<Outbox>box)._flush()
         else:
             box.flush()
+
+
+def flush_batches(pending):
+    """Write every outbox on the ``pending`` deque, with the GIL released
+    once per pass instead of once per ``send`` (threads: a broadcaster
+    holding the GIL would otherwise make each send wait for its turn).
+
+    Each pass takes the outboxes (``in_batch``: nothing else writes them
+    meanwhile, and they keep their frames), sends each once, then hands
+    them back; those with more to write go in the next pass, whatever the
+    socket did not take goes to that outbox's writer."""
+    popleft = pending.popleft
+    cdef list boxes
+    while True:
+        boxes = []
+        while True:
+            try:
+                box = popleft()
+            except IndexError:
+                break
+            if type(box) is not Outbox or not FSF_NATIVE_SEND:
+                box.flush()
+            elif (<Outbox>box)._take_for_batch():
+                boxes.append(box)
+        if not boxes:
+            return
+        _write_pass(boxes, pending)
+
+
+cdef int _write_pass(list boxes, pending) except -1:
+    cdef Py_ssize_t nb = len(boxes), i, total = 0, pos = 0
+    cdef Outbox box
+    cdef int *fds = NULL
+    cdef int *counts = NULL
+    cdef Py_ssize_t *starts = NULL
+    cdef Py_ssize_t *results = NULL
+    cdef fsf_iov *iov = NULL
+    first_error = None
+    try:
+        for i in range(nb):
+            total += min((<Outbox>boxes[i])._count, _MAX_IOV)
+        fds = <int *>PyMem_Malloc(nb * sizeof(int))
+        counts = <int *>PyMem_Malloc(nb * sizeof(int))
+        starts = <Py_ssize_t *>PyMem_Malloc(nb * sizeof(Py_ssize_t))
+        results = <Py_ssize_t *>PyMem_Malloc(nb * sizeof(Py_ssize_t))
+        iov = <fsf_iov *>PyMem_Malloc(max(total, 1) * sizeof(fsf_iov))
+        if fds is NULL or counts is NULL or starts is NULL or \
+                results is NULL or iov is NULL:
+            # nothing was sent: each writes itself
+            for i in range(nb):
+                box = <Outbox>boxes[i]
+                box.in_batch = False
+                box._flush()
+            return 0
+        # with the GIL held throughout (taking the outboxes could have let
+        # others run; from here on nothing changes their queue heads)
+        for i in range(nb):
+            box = <Outbox>boxes[i]
+            starts[i] = pos
+            if box.state == _CLOSED or box._fd < 0:
+                fds[i] = -1
+                counts[i] = 0
+                box._batch_bytes = 0
+            else:
+                fds[i] = box._fd
+                counts[i] = box._gather(iov + pos, &box._batch_bytes)
+                pos += counts[i]
+        with nogil:
+            for i in range(nb):
+                if fds[i] < 0:
+                    results[i] = -EBADF
+                else:
+                    results[i] = fsf_sendv(fds[i], iov + starts[i], counts[i])
+        # every outbox is handed back, whatever one of them raises
+        for i in range(nb):
+            box = <Outbox>boxes[i]
+            try:
+                if box._batch_done(results[i]):
+                    pending.append(box)
+            except BaseException as exc:
+                if first_error is None:
+                    first_error = exc
+    finally:
+        PyMem_Free(fds)
+        PyMem_Free(counts)
+        PyMem_Free(starts)
+        PyMem_Free(results)
+        PyMem_Free(iov)
+    if first_error is not None:
+        raise first_error
+    return 0

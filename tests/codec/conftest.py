@@ -28,7 +28,7 @@ def get_impl(name):
                     '`make build` or run with FLASK_SOCKETIO_FAST_NO_EXTENSIONS=1')
     eio_cls, payload_cls = eio_packet.packet_classes(full)
     return types.SimpleNamespace(
-        name=name, codec=mods.packet, eio=mods.eio, outbound=mods.outbound,
+        name=name, codec=mods.packet, eio=mods.eio,
         outbox=mods.outbox,
         Packet=packet.packet_class(full), EioPacket=eio_cls,
         EioPayload=payload_cls)

@@ -138,13 +138,7 @@ def test_flush_soon_coalesces_and_writes(pair):
         eio.shutdown()
 
 
-@pytest.fixture(params=['py', 'c'])
-def outbound_twin(request, monkeypatch):
-    """The engine's batch flush on one twin of ``_speedups.outbound``."""
-    return use_twin(request, monkeypatch, 'outbound')
-
-
-def test_batch_flush_keeps_every_stream_in_order(outbound_twin):
+def test_batch_flush_keeps_every_stream_in_order():
     # four connections with small socket buffers, so batches often write
     # only part of a buffer and hand the rest to a writer; meanwhile one
     # thread broadcasts (append + batch flush on the flusher thread) and
@@ -199,7 +193,7 @@ def test_batch_flush_keeps_every_stream_in_order(outbound_twin):
             client.close()
 
 
-def test_batch_flush_hands_a_dead_peer_to_abort(outbound_twin):
+def test_batch_flush_hands_a_dead_peer_to_abort():
     eio = EngineServer(async_mode='threading')
     server, client = socket.socketpair()
     try:
@@ -452,10 +446,10 @@ def test_engine_options_and_frame_sink_of_a_polling_socket():
     # flush() with nothing pending, and batch() flushing on exit
     eio.flush()
     calls = []
-    # (threading flushes in batches: take_for_batch; greenlets: flush)
+    # (an object that is not an outbox is flushed on its own, in batches
+    # too)
     eio._pending.append(types.SimpleNamespace(
-        flush=lambda: calls.append(1),
-        take_for_batch=lambda: calls.append(1)))
+        flush=lambda: calls.append(1)))
     with eio.batch():
         pass
     assert calls == [1]

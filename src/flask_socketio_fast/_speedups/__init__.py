@@ -12,7 +12,7 @@ the same API: ``<name>_c`` (compiled from ``src/_speedups/<name>_c.pyx``) and
 ``IMPLEMENTATION`` is ``'c'`` or ``'python'``; ``FALLBACK_REASON`` says why
 the compiled path was not taken (None when it was).  ``describe()`` gives a
 one-line summary for the start-up log.  The selected modules are available as
-``packet``, ``eio``, ``wsframe``, ``rooms``, ``outbound`` and ``outbox``; ``load('c')`` /
+``packet``, ``eio``, ``wsframe``, ``rooms`` and ``outbox``; ``load('c')`` /
 ``load('python')`` return a specific set (the test suite runs everything on
 both).
 """
@@ -24,9 +24,9 @@ import types
 
 __all__ = ['IMPLEMENTATION', 'FALLBACK_REASON', 'MODULES', 'describe',
            'load', 'log_active', 'packet', 'eio', 'wsframe', 'rooms',
-           'outbound', 'outbox']
+           'outbox']
 
-MODULES = ('packet', 'eio', 'wsframe', 'rooms', 'outbound', 'outbox')
+MODULES = ('packet', 'eio', 'wsframe', 'rooms', 'outbox')
 
 _logger = logging.getLogger('flask_socketio_fast')
 
@@ -71,7 +71,6 @@ packet = _selected.packet
 eio = _selected.eio
 wsframe = _selected.wsframe
 rooms = _selected.rooms
-outbound = _selected.outbound
 outbox = _selected.outbox
 
 
@@ -80,9 +79,9 @@ def describe():
     if IMPLEMENTATION == 'c':
         line = ('flask-socketio-fast: using the compiled (Cython) speedups '
                 f'for {", ".join(MODULES)}')
-        if not (outbox.NATIVE_SEND and outbound.NATIVE_SEND):
-            # (Windows) the outbox and the batch writer send through the
-            # socket objects: compiled, but one GIL release per send
+        if not outbox.NATIVE_SEND:
+            # (Windows) the outbox sends through the socket objects:
+            # compiled, but one GIL release per send
             line += '; sends go through socket objects (no native send here)'
         return line
     return ('flask-socketio-fast: using the pure-Python implementation '

@@ -1,36 +1,42 @@
 """The outbound side of one WebSocket connection: the pure-Python twin of
 the compiled ``outbox_c``, with the same API, state and results.
 
-An ``Outbox`` holds the bytes queued for one socket, in the order they were
-queued by whichever thread or greenlet queued them, and writes them:
+An ``Outbox`` holds the frames queued for one socket, in the order they
+were queued by whichever thread or greenlet queued them, and writes them:
 
-* ``send(frame)`` queues a frame and, when no writer is busy, writes the
-  buffer at once with one non-blocking ``send``;
+* the queue holds references to the frames (``bytes``; a broadcast's one
+  frame is shared by every recipient's queue, never copied per recipient);
+  each write sends the first ``MAX_FRAMES_PER_SEND`` of them with one
+  non-blocking send (the compiled twin gathers them with ``sendmsg``);
+* ``send(frame)`` queues a frame and, when no writer is busy, writes at
+  once;
 * ``append(frame)`` (the broadcast path: the room loop calls it once per
   recipient) only queues, and puts the outbox once on the engine's
   ``pending`` deque; ``flush()``, or ``flush_pending(pending)`` for all of
-  them, then writes each with one ``send``.  A long burst writes early
-  (``EAGER_BYTES`` / ``EAGER_FRAMES``) so a healthy client never nears the
-  bounds;
-* with threads the engine flushes in batches instead: ``take_for_batch()``
-  hands the buffer out, the batch writes many sockets in one GIL-free pass,
-  ``batch_done(data, sent)`` takes the socket back (what it did not take
-  goes in front of what was queued meanwhile).  While the buffer is out
-  (``in_batch``) nothing else writes the socket.
+  them, then writes each.  A long burst writes early (``EAGER_BYTES`` /
+  ``EAGER_FRAMES``) so a healthy client never nears the bounds;
+* with threads the engine uses ``flush_batches(pending)``: the compiled
+  twin takes the outboxes (``in_batch``: nothing else writes them
+  meanwhile), writes them all in one GIL-free pass and hands them back;
+  this twin writes them one after another (``socket.send`` releases the
+  GIL per call), with the same results.
 
 Whatever the kernel does not take stays queued and a writer task (a thread
 or greenlet from ``backend.spawn``, started only then) waits for the socket
-to drain it, and ends when the buffer is empty.  The buffer is bounded
-(``max_pending_bytes`` / ``max_pending_frames``); overflowing it, or not
-reading for ``write_timeout`` seconds, aborts the connection: the buffer is
-dropped, the socket shut down (which ends the reader) and the reason kept
-in ``abort_reason`` (``abort_policy`` says it was one of our bounds).
+to drain it, and ends when the queue is empty.  The queue is bounded
+(``max_pending_bytes`` / ``max_pending_frames``, frames not completely
+written); overflowing it, or not reading for ``write_timeout`` seconds,
+aborts the connection: the queue is dropped, the socket shut down (which
+ends the reader) and the reason kept in ``abort_reason``
+(``abort_policy`` says it was one of our bounds).
 
 ``lock`` guards all of it and is also what the connection holds for its
 own critical sections (permessage-deflate, closing).  It never blocks for
 long: nothing waits for the network while holding it.
 """
 
+import collections
+import itertools
 import operator
 import socket
 
@@ -40,17 +46,20 @@ IMPLEMENTATION = 'python'
 NATIVE_SEND = False
 
 __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
-           'EAGER_BYTES', 'EAGER_FRAMES', 'Outbox', 'flush_pending']
+           'EAGER_BYTES', 'EAGER_FRAMES', 'MAX_FRAMES_PER_SEND', 'Outbox',
+           'flush_pending', 'flush_batches']
 
 OPEN, CLOSING, CLOSED = 0, 1, 2
 
 # appended frames are written without waiting for the flush past this much
 EAGER_BYTES = 64 * 1024
 EAGER_FRAMES = 512
+# frames per send (the compiled twin's iovec count per sendmsg)
+MAX_FRAMES_PER_SEND = 512
 
 
 class Outbox:
-    """The outbound buffer and writer of one connection (see module doc).
+    """The outbound queue and writer of one connection (see module doc).
 
     ``release_gil`` only matters to the compiled twin (whether its own
     ``send`` lets other threads run meanwhile); it is kept for parity."""
@@ -63,12 +72,13 @@ class Outbox:
         self._waiter = waiter
         self._pending_append = pending.append
         self.release_gil = bool(release_gil)
-        self.out = bytearray()
-        self.out_frames = 0
+        self._frames = collections.deque()
+        # bytes of the head frame already written, and the unwritten total
+        self._offset = 0
+        self._nbytes = 0
         self.writer = None
         self.dirty = False
         self.in_batch = False
-        self._batch_frames = 0
         self.state = OPEN
         self.abort_reason = None
         self.abort_policy = False
@@ -80,6 +90,52 @@ class Outbox:
         if not isinstance(write_timeout, (int, float)):
             raise TypeError('write_timeout must be a number of seconds')
         self.write_timeout = float(write_timeout)
+
+    # -- the queue -------------------------------------------------------------
+
+    @property
+    def out_frames(self):
+        """Frames queued and not completely written."""
+        return len(self._frames)
+
+    def queued(self):
+        """The queued, unwritten bytes (a copy; for tests and debugging)."""
+        return b''.join(self._views(len(self._frames)))
+
+    def _push(self, frame):
+        if type(frame) is not bytes:
+            # a mutable buffer could change before it is written
+            frame = bytes(memoryview(frame))
+        self._frames.append(frame)
+        self._nbytes += len(frame)
+
+    def _views(self, count):
+        frames = itertools.islice(self._frames, count)
+        if self._offset:
+            head = memoryview(next(frames))[self._offset:]
+            return itertools.chain((head,), frames)
+        return frames
+
+    def _clear(self):
+        self._frames.clear()
+        self._offset = 0
+        self._nbytes = 0
+
+    def _consume(self, n):
+        # the socket took the first n queued bytes
+        self._nbytes -= n
+        if not self._nbytes:
+            self._clear()
+            return
+        frames = self._frames
+        while frames:
+            left = len(frames[0]) - self._offset
+            if n < left:
+                self._offset += n
+                return
+            n -= left
+            frames.popleft()
+            self._offset = 0
 
     # -- queuing -------------------------------------------------------------
 
@@ -95,8 +151,7 @@ class Outbox:
     def queue_locked(self, frame):
         """``send`` for a caller that holds ``lock`` and checked the state
         (the connection's compressed path)."""
-        self.out += frame
-        self.out_frames += 1
+        self._push(frame)
         if self.writer is None and not self.in_batch:
             self._write_locked()
         else:
@@ -108,19 +163,18 @@ class Outbox:
         with self.lock:
             if self.state != OPEN:
                 return
-            self.out += frame
-            self.out_frames += 1
+            self._push(frame)
             if self.writer is None and not self.in_batch:
-                if len(self.out) >= self._eager_bytes or \
-                        self.out_frames >= self._eager_frames:
+                if self._nbytes >= self._eager_bytes or \
+                        len(self._frames) >= self._eager_frames:
                     self._write_locked()
                     return
                 if not self.dirty:
                     self.dirty = True
                     # deque.append is atomic: no engine lock per recipient
                     self._pending_append(self)
-            elif len(self.out) > self.max_pending_bytes or \
-                    self.out_frames > self.max_pending_frames:
+            elif self._nbytes > self.max_pending_bytes or \
+                    len(self._frames) > self.max_pending_frames:
                 self._check_bounds_locked()
 
     def close_with(self, frame):
@@ -131,14 +185,14 @@ class Outbox:
             if self.state != OPEN:
                 return False
             self.state = CLOSING
-            self.out += frame
+            self._push(frame)
             self.shut_after_flush = True
             if self.writer is None and not self.in_batch:
                 self._write_locked()
         return True
 
     def pending_bytes(self):
-        return len(self.out)
+        return 0 if self.state == CLOSED else self._nbytes
 
     # -- writing -------------------------------------------------------------
 
@@ -146,80 +200,35 @@ class Outbox:
         """Write what ``append`` queued (the engine's flush calls this)."""
         with self.lock:
             self.dirty = False
-            if self.writer is None and not self.in_batch and self.out and \
-                    self.state != CLOSED:
+            if self.writer is None and not self.in_batch and \
+                    self._nbytes and self.state != CLOSED:
                 self._write_locked()
 
-    def take_for_batch(self):
-        """The queued bytes, handed to a batch flush, or None when there is
-        nothing to write or someone else writes this socket now."""
-        with self.lock:
-            self.dirty = False
-            if self.writer is not None or self.in_batch or not self.out or \
-                    self.state == CLOSED:
-                return None
-            data = self.out
-            self.out = bytearray()
-            self._batch_frames = self.out_frames
-            self.out_frames = 0
-            self.in_batch = True
-            return data
-
-    def batch_done(self, data, sent):
-        """The batch wrote ``sent`` bytes of ``data`` (``-errno`` when the
-        send failed).  True when more was queued meanwhile and the outbox
-        wants to be in the next batch."""
-        if type(data) is not bytearray:
-            raise TypeError('batch_done: data must be the bytearray that '
-                            'take_for_batch returned')
-        sent = operator.index(sent)
-        with self.lock:
-            self.in_batch = False
-            if self.state == CLOSED:
-                return False
-            if sent < 0:
-                self._abort_locked(None)
-                return False
-            if sent < len(data):
-                # the socket is full: the rest goes first, by a writer
-                del data[:sent]
-                data += self.out
-                self.out = data
-                self.out_frames += self._batch_frames
-                self._check_bounds_locked()
-                if self.state != CLOSED:
-                    self.writer = self._spawn(self._drain)
-                return False
-            if self.out:
-                # queued during the batch (which appends did not list)
-                self.dirty = True
-                return True
-            if self.shut_after_flush:
-                self._shut_wr_locked()
-            return False
-
     def _send_now(self):
-        # bytes the kernel took now, or -1 after aborting on an error
+        # one send of the first queued frames: (bytes the kernel took,
+        # bytes offered), taken -1 after aborting on an error
+        data = b''.join(self._views(MAX_FRAMES_PER_SEND))
         try:
-            return self.raw.send(self.out)
+            return self.raw.send(data), len(data)
         except (BlockingIOError, InterruptedError):
-            return 0
+            return 0, len(data)
         except OSError:
             self._abort_locked(None)
-            return -1
+            return -1, len(data)
 
     def _write_locked(self):
-        n = self._send_now()
-        if n < 0:
-            return
-        if n == len(self.out):
-            self.out.clear()
-            self.out_frames = 0
-            if self.shut_after_flush:
-                self._shut_wr_locked()
-            return
-        if n:
-            del self.out[:n]
+        while True:
+            n, offered = self._send_now()
+            if n < 0:
+                return
+            self._consume(n)
+            if not self._nbytes:
+                if self.shut_after_flush:
+                    self._shut_wr_locked()
+                return
+            if n < offered:
+                break
+            # it took all of one send's worth; the rest in the next
         self._check_bounds_locked()
         if self.state != CLOSED:
             self.writer = self._spawn(self._drain)
@@ -229,7 +238,7 @@ class Outbox:
         while True:
             ready = self._waiter.writable(self.write_timeout)
             with self.lock:
-                if self.state == CLOSED or not self.out:
+                if self.state == CLOSED or not self._nbytes:
                     self.writer = None
                     return
                 if not ready:
@@ -238,26 +247,28 @@ class Outbox:
                         policy=True)
                     self.writer = None
                     return
-                n = self._send_now()
-                if n < 0:
-                    self.writer = None
-                    return
-                del self.out[:n]
-                if not self.out:
-                    self.out_frames = 0
-                    self.writer = None
-                    if self.shut_after_flush:
-                        self._shut_wr_locked()
-                    return
+                while True:
+                    n, offered = self._send_now()
+                    if n < 0:
+                        self.writer = None
+                        return
+                    self._consume(n)
+                    if not self._nbytes:
+                        self.writer = None
+                        if self.shut_after_flush:
+                            self._shut_wr_locked()
+                        return
+                    if n < offered:
+                        break
 
     # -- bounds and aborting ---------------------------------------------------
 
     def _check_bounds_locked(self):
-        if len(self.out) > self.max_pending_bytes:
+        if self._nbytes > self.max_pending_bytes:
             self._abort_locked(
                 f'outbound buffer over {self.max_pending_bytes} bytes',
                 policy=True)
-        elif self.out_frames > self.max_pending_frames:
+        elif len(self._frames) > self.max_pending_frames:
             self._abort_locked(
                 f'outbound buffer over {self.max_pending_frames} frames',
                 policy=True)
@@ -274,8 +285,7 @@ class Outbox:
         if self.abort_reason is None:
             self.abort_reason = reason
             self.abort_policy = bool(policy)
-        self.out = bytearray()
-        self.out_frames = 0
+        self._clear()
         # wakes the reader (EOF) and any writer (error); the WSGI server
         # closes the descriptor once the reader has returned
         try:
@@ -309,3 +319,9 @@ def flush_pending(pending):
             return
         box.flush()
 
+
+
+def flush_batches(pending):
+    """The threads' flush (see the module docstring): this twin writes the
+    outboxes on ``pending`` one after another, as ``flush_pending`` does."""
+    flush_pending(pending)

@@ -96,7 +96,7 @@ class EngineServer(engineio.Server):
         #: WebSocket sessions our driver has served (tests, monitoring)
         self.websocket_sessions = 0
         backend = self._backend = backend_for(self.async_mode)
-        # threads flush appended frames in batches (see _flush_batches)
+        # threads flush appended frames in batches (outbox.flush_batches)
         self._batch_flush = getattr(backend, 'batch_flush', False)
         if backend is None or 'websocket' not in self.transports:
             self._driver = None
@@ -129,42 +129,10 @@ class EngineServer(engineio.Server):
 
     def _flush_pending(self):
         if self._batch_flush:
-            self._flush_batches()
-            return
-        _speedups.outbox.flush_pending(self._pending)
-
-    def _flush_batches(self):
-        # threads: a send per connection would release and retake the GIL
-        # each time, and a broadcaster holding it makes every retake wait;
-        # so the buffers are taken first and written in one GIL-free pass.
-        # Connections that got more meanwhile go in the next pass.
-        pending = self._pending
-        send_batch = _speedups.outbound.send_batch
-        while pending:
-            conns = []
-            socks = []
-            bufs = []
-            while True:
-                try:
-                    conn = pending.popleft()
-                except IndexError:
-                    break
-                data = conn.take_for_batch()
-                if data is not None:
-                    conns.append(conn)
-                    socks.append(conn.raw)
-                    bufs.append(data)
-            if not conns:
-                return
-            try:
-                results = send_batch(socks, bufs)
-            except Exception:
-                results = [_send_one(send_batch, sock, buf)
-                           for sock, buf in zip(socks, bufs)]
-            # every taken buffer must be handed back, or finish() waits
-            for conn, data, sent in zip(conns, bufs, results):
-                if conn.batch_done(data, sent):
-                    pending.append(conn)
+            # threads: one GIL-free pass writes them all (see outbox)
+            _speedups.outbox.flush_batches(self._pending)
+        else:
+            _speedups.outbox.flush_pending(self._pending)
 
     def flush_soon(self):
         """Flush once the caller lets others run: appends from back-to-back
@@ -341,11 +309,3 @@ class EngineServer(engineio.Server):
         self._timers.stop()
         super().shutdown()
 
-
-def _send_one(send_batch, sock, buf):
-    # a batch refused its input (a socket closed under us has no
-    # descriptor): that connection's send counts as failed
-    try:
-        return send_batch([sock], [buf])[0]
-    except Exception:
-        return -errno.EBADF
