@@ -505,6 +505,20 @@ cdef class Outbox:
         finally:
             self.lock.give()
 
+    cdef int _hand_back_unsent(self, pending) except -1:
+        # a pass that sent nothing for this outbox: back on the deque
+        self.lock.take()
+        try:
+            self.in_batch = False
+            if self.state == _CLOSED:
+                self._clear()
+            elif self._nbytes:
+                self.dirty = True
+                pending.append(self)
+        finally:
+            self.lock.give()
+        return 0
+
     cdef bint _batch_done(self, Py_ssize_t n) except -1:
         # True when the outbox wants to be in the next pass
         self.lock.take()
@@ -619,18 +633,33 @@ def flush_batches(pending):
     cdef list boxes
     while True:
         boxes = []
-        while True:
-            try:
-                box = popleft()
-            except IndexError:
-                break
-            if type(box) is not Outbox or not FSF_NATIVE_SEND:
-                box.flush()
-            elif (<Outbox>box)._take_for_batch():
-                boxes.append(box)
+        try:
+            while True:
+                try:
+                    box = popleft()
+                except IndexError:
+                    break
+                if type(box) is not Outbox or not FSF_NATIVE_SEND:
+                    box.flush()
+                elif (<Outbox>box)._take_for_batch():
+                    boxes.append(box)
+        except BaseException:
+            # the outboxes taken so far must not stay in_batch
+            _hand_back_all(boxes, pending)
+            raise
         if not boxes:
             return
         _write_pass(boxes, pending)
+
+
+cdef void _hand_back_all(list boxes, pending):
+    # while another exception is on its way: hand back what can be
+    cdef Outbox box
+    for box in boxes:
+        try:
+            box._hand_back_unsent(pending)
+        except BaseException:
+            pass
 
 
 cdef int _write_pass(list boxes, pending) except -1:
@@ -652,12 +681,9 @@ cdef int _write_pass(list boxes, pending) except -1:
         iov = <fsf_iov *>PyMem_Malloc(max(total, 1) * sizeof(fsf_iov))
         if fds is NULL or counts is NULL or starts is NULL or \
                 results is NULL or iov is NULL:
-            # nothing was sent: each writes itself
-            for i in range(nb):
-                box = <Outbox>boxes[i]
-                box.in_batch = False
-                box._flush()
-            return 0
+            # nothing was sent: all go back on the pending deque
+            _hand_back_all(boxes, pending)
+            raise MemoryError()
         # with the GIL held throughout (taking the outboxes could have let
         # others run; from here on nothing changes their queue heads)
         for i in range(nb):

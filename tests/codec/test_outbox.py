@@ -408,3 +408,25 @@ def test_compiled_lock_excludes_under_contention(make_lock):
     finally:
         sys.setswitchinterval(old)
     assert counter[0] == 80_000
+
+
+def test_flush_batches_hands_back_what_it_took_when_one_entry_raises(impl):
+    class Broken:
+        def flush(self):
+            raise RuntimeError('cannot flush')
+
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        box, pending, _ = make_box(impl.outbox, a)
+        box.append(b'hello')
+        pending.append(Broken())
+        with pytest.raises(RuntimeError, match='cannot flush'):
+            impl.outbox.flush_batches(pending)
+        assert not box.in_batch
+        box.append(b' more')
+        impl.outbox.flush_batches(pending)
+        assert drain(b) == b'hello more' and box.pending_bytes() == 0
+    finally:
+        a.close()
+        b.close()
