@@ -11,7 +11,9 @@ there is a shallow copy of the prepared request (each event has its own
 ``request.sid`` / ``request.event`` even when events of one client run
 concurrently; the parsed headers, args and cookies are shared, they are
 immutable) and a request context that takes the prepared parts instead of
-computing them.  Pushing and popping it is Flask's own code, so a fresh
+computing them.  The copy's ``close()`` (which Flask calls when the context
+pops) skips Werkzeug's walk over uploaded files when the event parsed none,
+which is always unless a handler read ``request.files``.  Pushing and popping it is Flask's own code, so a fresh
 ``flask.g``, ``teardown_request`` / ``teardown_appcontext`` and the context
 signals are unchanged.
 
@@ -22,9 +24,11 @@ when they differ we use ``app.request_context()`` for every event instead
 """
 
 import logging
+import weakref
 
 from flask.ctx import RequestContext
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request as _WerkzeugRequest
 
 logger = logging.getLogger('flask_socketio_fast')
 
@@ -37,10 +41,36 @@ _EXPECTED_ATTRS = frozenset({'app', 'request', 'url_adapter', 'flashes',
                              '_cv_tokens'})
 
 
+_event_request_classes = weakref.WeakKeyDictionary()
+_werkzeug_close = _WerkzeugRequest.close
+
+
+def event_request_class(cls):
+    """``cls`` (the app's request class) with a ``close()`` that does
+    nothing when no uploaded files were parsed.  Werkzeug's own walks them
+    through ``iter_multi_items``, whose ABC checks cost a few percent of an
+    event even when there are none; a handshake has no body.  A class that
+    overrides ``close()`` is used as it is: its close runs every event."""
+    if getattr(cls, 'close', None) is not _werkzeug_close:
+        return cls
+    sub = _event_request_classes.get(cls)
+    if sub is None:
+        def close(self):
+            if 'files' in self.__dict__:
+                cls.close(self)
+
+        sub = type(cls.__name__, (cls,), {
+            'close': close, '__module__': cls.__module__,
+            '__qualname__': cls.__qualname__,
+            '__doc__': cls.__doc__})
+        _event_request_classes[cls] = sub
+    return sub
+
+
 class ConnectionData:
     """What every event of one connection shares: request and URL adapter."""
 
-    __slots__ = ('request', 'url_adapter', 'session')
+    __slots__ = ('request', 'url_adapter', 'session', '_event_class')
 
     def __init__(self, app, environ):
         request = app.request_class(environ)
@@ -66,9 +96,10 @@ class ConnectionData:
         self.request = request
         self.url_adapter = url_adapter
         self.session = None  # the managed session, once opened
+        self._event_class = event_request_class(type(request))
 
     def new_request(self):
-        request = object.__new__(type(self.request))
+        request = object.__new__(self._event_class)
         request.__dict__.update(self.request.__dict__)
         return request
 

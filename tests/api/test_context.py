@@ -159,3 +159,55 @@ def test_server_environ_is_recorded(make):
     assert environ['HTTP_X_ENV'] == 'e'
     assert environ['flask.app'] is app
     assert sio.server.environ[client.eio_sid] is environ
+
+
+def test_event_request_is_the_apps_request_class_and_is_closed(make):
+    class AppRequest(flask.Request):
+        closed = 0
+
+        def close(self):
+            AppRequest.closed += 1
+            super().close()
+
+        def marker(self):
+            return 'app request'
+
+    app = flask.Flask(__name__)
+    app.config['SECRET_KEY'] = 'secret'
+    app.request_class = AppRequest
+    app, sio = make(app)
+    seen = []
+
+    @sio.on('plain')
+    def plain():
+        req = flask.request._get_current_object()
+        seen.append((isinstance(req, AppRequest), type(req).__name__,
+                     req.marker()))
+
+    @sio.on('files')
+    def files():
+        return len(flask.request.files)
+
+    client = sio.test_client(app)
+    before = AppRequest.closed
+    client.emit('plain')
+    assert client.emit('files', callback=True) == 0
+    # the app's own close() runs after every event, as after a request
+    assert AppRequest.closed == before + 2
+    assert seen == [(True, 'AppRequest', 'app request')]
+
+
+def test_event_request_of_a_plain_flask_app(make):
+    app, sio = make()
+    seen = []
+
+    @sio.on('ev')
+    def ev():
+        req = flask.request._get_current_object()
+        seen.append((isinstance(req, app.request_class),
+                     type(req).__name__, len(req.files)))
+
+    client = sio.test_client(app)
+    client.emit('ev')
+    client.emit('ev')
+    assert seen == [(True, app.request_class.__name__, 0)] * 2
