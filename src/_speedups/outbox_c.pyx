@@ -62,6 +62,61 @@ cdef enum:
 MAX_FRAMES_PER_SEND = _MAX_IOV
 
 
+cdef struct _LockState:
+    PyThread_type_lock park
+    Py_ssize_t parked
+    bint locked
+    # a wake-up is posted and not yet taken: the park lock is released
+    # only while it is held (an OS lock released twice is undefined, and a
+    # semaphore would count the extra posts)
+    bint posted
+
+
+cdef int _lk_wait(_LockState *lk) except -1:
+    if lk.park is NULL:
+        lk.park = PyThread_allocate_lock()
+        if lk.park is NULL:
+            raise MemoryError()
+        # held from the start: a waiter blocks until a release posts
+        PyThread_acquire_lock(lk.park, NOWAIT_LOCK)
+    lk.parked += 1
+    with nogil:
+        PyThread_acquire_lock(lk.park, WAIT_LOCK)
+    lk.parked -= 1
+    lk.posted = False
+    return 0
+
+
+cdef inline int _lk_take(_LockState *lk) except -1:
+    while lk.locked:
+        _lk_wait(lk)
+    lk.locked = True
+    return 0
+
+
+cdef inline int _lk_give(_LockState *lk) except -1:
+    if not lk.locked:
+        raise RuntimeError('release unlocked lock')
+    lk.locked = False
+    if lk.parked and not lk.posted:
+        lk.posted = True
+        PyThread_release_lock(lk.park)
+    return 0
+
+
+cdef inline void _lk_init(_LockState *lk):
+    lk.park = NULL
+    lk.parked = 0
+    lk.locked = False
+    lk.posted = False
+
+
+cdef inline void _lk_free(_LockState *lk):
+    if lk.park is not NULL:
+        PyThread_free_lock(lk.park)
+        lk.park = NULL
+
+
 cdef class Lock:
     """A non-reentrant lock like ``threading.Lock`` (``with``, ``acquire``,
     ``release``, ``locked``), cheap to take from C.
@@ -74,76 +129,46 @@ cdef class Lock:
     already on its way (at most one is outstanding); a woken thread checks
     the flag again and parks again if it lost the race.  With greenlets only
     another OS thread can find it taken: a holder never switches greenlets.
+
+    An outbox keeps its lock's state inline (a separate object would be one
+    more cache miss per recipient of a broadcast); its ``lock`` attribute is
+    a ``Lock`` over that state.
     """
 
-    cdef PyThread_type_lock _park
-    cdef bint _locked
-    cdef Py_ssize_t _parked
-    # a wake-up is posted and not yet taken: the park lock is released
-    # only while it is held (an OS lock released twice is undefined, and a
-    # semaphore would count the extra posts)
-    cdef bint _posted
+    cdef _LockState _own
+    cdef _LockState *_state
+    # the outbox whose state this lock is, kept alive while in use
+    cdef object _owner
 
     def __cinit__(self):
-        self._park = NULL
-        self._locked = False
-        self._parked = 0
-        self._posted = False
+        _lk_init(&self._own)
+        self._state = &self._own
+        self._owner = None
 
     def __dealloc__(self):
-        if self._park is not NULL:
-            PyThread_free_lock(self._park)
-
-    cdef int _wait(self) except -1:
-        if self._park is NULL:
-            self._park = PyThread_allocate_lock()
-            if self._park is NULL:
-                raise MemoryError()
-            # held from the start: a waiter blocks until a release posts
-            PyThread_acquire_lock(self._park, NOWAIT_LOCK)
-        self._parked += 1
-        with nogil:
-            PyThread_acquire_lock(self._park, WAIT_LOCK)
-        self._parked -= 1
-        self._posted = False
-        return 0
-
-    cdef inline int take(self) except -1:
-        while self._locked:
-            self._wait()
-        self._locked = True
-        return 0
-
-    cdef inline int give(self) except -1:
-        if not self._locked:
-            raise RuntimeError('release unlocked lock')
-        self._locked = False
-        if self._parked and not self._posted:
-            self._posted = True
-            PyThread_release_lock(self._park)
-        return 0
+        _lk_free(&self._own)
 
     def acquire(self, blocking=True):
         if blocking:
-            self.take()
+            _lk_take(self._state)
             return True
-        if self._locked:
+        if self._state.locked:
             return False
-        self._locked = True
+        self._state.locked = True
         return True
 
     def release(self):
-        self.give()
+        _lk_give(self._state)
 
     def locked(self):
-        return self._locked
+        return self._state.locked
 
     def __enter__(self):
-        self.take()
+        _lk_take(self._state)
         return True
 
     def __exit__(self, *exc_info):
-        self.give()
+        _lk_give(self._state)
         return False
 
 
@@ -154,12 +179,13 @@ cdef class Outbox:
     ``bytes``, shared with every other recipient of a broadcast), a head
     index and how much of the head frame was already written."""
 
-    cdef public object raw
-    cdef readonly Lock lock
+    # (the fields every append touches first, so they share cache lines)
+    cdef _LockState _lk
+    cdef public int state
     cdef public object writer
     cdef public bint dirty
     cdef public bint in_batch
-    cdef public int state
+    cdef public object raw
     cdef public object abort_reason
     cdef public bint abort_policy
     cdef public bint shut_after_flush
@@ -185,6 +211,7 @@ cdef class Outbox:
     cdef object __weakref__
 
     def __cinit__(self):
+        _lk_init(&self._lk)
         self._items = NULL
         self._head = self._count = self._cap = 0
         self._offset = self._nbytes = 0
@@ -192,11 +219,11 @@ cdef class Outbox:
     def __dealloc__(self):
         self._clear()
         PyMem_Free(self._items)
+        _lk_free(&self._lk)
 
     def __init__(self, raw, backend, waiter, pending, max_pending_bytes,
                  max_pending_frames, write_timeout, release_gil=False):
         self.raw = raw
-        self.lock = Lock()
         self._spawn = backend.spawn
         self._waiter = waiter
         self._pending_append = pending.append
@@ -217,6 +244,14 @@ cdef class Outbox:
         # the descriptor stays the same for the socket's life (the WSGI
         # server closes it only after the connection has finished)
         self._fd = raw.fileno() if FSF_NATIVE_SEND else -1
+
+    @property
+    def lock(self):
+        """This outbox's lock, for the connection's own critical sections."""
+        cdef Lock lock = Lock.__new__(Lock)
+        lock._state = &self._lk
+        lock._owner = self
+        return lock
 
     # -- the queue -------------------------------------------------------------
 
@@ -326,13 +361,13 @@ cdef class Outbox:
     def send(self, frame):
         """Queue one frame and write now if no writer is busy.  False when
         the connection no longer takes data."""
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             if self.state != _OPEN:
                 return False
             self._queue_locked(frame)
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
         return True
 
     def queue_locked(self, frame):
@@ -349,7 +384,7 @@ cdef class Outbox:
 
     def append(self, frame):
         """Queue an already-built frame for the next flush."""
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             if self.state != _OPEN:
                 return
@@ -365,11 +400,11 @@ cdef class Outbox:
                     self._count > self.max_pending_frames:
                 self._check_bounds_locked()
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
 
     def close_with(self, frame):
         """Queue the close frame (see ``outbox_py``)."""
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             if self.state != _OPEN:
                 return False
@@ -379,7 +414,7 @@ cdef class Outbox:
             if self.writer is None and not self.in_batch:
                 self._write_locked()
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
         return True
 
     def pending_bytes(self):
@@ -392,14 +427,14 @@ cdef class Outbox:
         self._flush()
 
     cdef int _flush(self) except -1:
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             self.dirty = False
             if self.writer is None and not self.in_batch and \
                     self._nbytes and self.state != _CLOSED:
                 self._write_locked()
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
         return 0
 
     cdef Py_ssize_t _send_now(self, Py_ssize_t *offered) except -2:
@@ -464,7 +499,7 @@ cdef class Outbox:
         cdef Py_ssize_t n, offered
         while True:
             ready = self._waiter.writable(self.write_timeout)
-            self.lock.take()
+            _lk_take(&self._lk)
             try:
                 if self.state == _CLOSED or not self._nbytes:
                     self.writer = None
@@ -489,12 +524,12 @@ cdef class Outbox:
                     if n < offered:
                         break
             finally:
-                self.lock.give()
+                _lk_give(&self._lk)
 
     # -- the batch pass (flush_batches) ------------------------------------------
 
     cdef bint _take_for_batch(self) except -1:
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             self.dirty = False
             if self.writer is not None or self.in_batch or \
@@ -503,11 +538,11 @@ cdef class Outbox:
             self.in_batch = True
             return True
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
 
     cdef int _hand_back_unsent(self, pending) except -1:
         # a pass that sent nothing for this outbox: back on the deque
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             self.in_batch = False
             if self.state == _CLOSED:
@@ -516,12 +551,12 @@ cdef class Outbox:
                 self.dirty = True
                 pending.append(self)
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
         return 0
 
     cdef bint _batch_done(self, Py_ssize_t n) except -1:
         # True when the outbox wants to be in the next pass
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             self.in_batch = False
             if self.state == _CLOSED:
@@ -546,7 +581,7 @@ cdef class Outbox:
             self.dirty = True
             return True
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
 
     # -- bounds and aborting ---------------------------------------------------
 
@@ -561,11 +596,11 @@ cdef class Outbox:
 
     def abort(self, reason=None, policy=False):
         """Drop what is queued and shut the socket down (once)."""
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             self._abort_locked(reason, policy)
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
 
     cdef int _abort_locked(self, reason, bint policy) except -1:
         if self.state == _CLOSED:
@@ -597,12 +632,12 @@ cdef class Outbox:
 
     def mark_closing(self):
         """The peer went away without a close handshake (see outbox_py)."""
-        self.lock.take()
+        _lk_take(&self._lk)
         try:
             if self.state == _OPEN:
                 self.state = _CLOSING
         finally:
-            self.lock.give()
+            _lk_give(&self._lk)
 
 
 def flush_pending(pending):

@@ -430,3 +430,28 @@ def test_flush_batches_hands_back_what_it_took_when_one_entry_raises(impl):
     finally:
         a.close()
         b.close()
+
+
+def test_the_outbox_lock_is_what_its_sends_take(impl):
+    # the compiled outbox keeps its lock's state inline; ``box.lock`` must
+    # still be that lock, not a copy
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        box, _, _ = make_box(impl.outbox, a)
+        lock = box.lock
+        lock.acquire()
+        sender = threading.Thread(target=box.send, args=(b'after',))
+        sender.start()
+        time.sleep(0.05)
+        assert sender.is_alive() and box.lock.locked()
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            b.recv(10)
+        lock.release()
+        sender.join(5)
+        assert not sender.is_alive() and drain(b) == b'after'
+        assert not box.lock.locked()
+    finally:
+        a.close()
+        b.close()
