@@ -454,3 +454,38 @@ def test_engine_options_and_frame_sink_of_a_polling_socket():
         pass
     assert calls == [1]
     eio.shutdown()
+
+
+def test_service_task_checks_every_client_in_slices_and_drops_closed_ones():
+    eio = EngineServer(async_mode='threading', ping_timeout=1)
+    eio.service_task_step = 0.05
+    checked = []
+
+    class FakeSocket:
+        def __init__(self, sid, closed=False, closing=False):
+            self.sid, self.closed, self.closing = sid, closed, closing
+
+        def check_ping_timeout(self):
+            checked.append(self.sid)
+            return True
+
+    for n in range(60):
+        sid = f's{n}'
+        eio.sockets[sid] = FakeSocket(sid, closed=n % 10 == 0,
+                                      closing=n % 10 == 1)
+    task = eio.service_task_handle = eio.start_background_task(
+        eio._service_task)
+    try:
+        deadline = time.monotonic() + 10
+        while len(set(checked)) < 48 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        eio.shutdown()              # sets the task's event and joins it
+    assert eio.service_task_handle is None and not task.is_alive()
+    live = {f's{n}' for n in range(60) if n % 10 not in (0, 1)}
+    assert set(checked) == live
+    # closed ones are dropped, closing ones kept (and not checked)
+    assert set(eio.sockets) == live | {f's{n}' for n in range(1, 60, 10)}
+    # one cycle of 60 clients in 1 s at 0.05 s steps: 3 per wake-up, so
+    # the first 20 wake-ups covered everyone once
+    assert len(checked) >= 48
