@@ -54,7 +54,9 @@ EAGER_BYTES = 64 * 1024
 EAGER_FRAMES = 512
 
 cdef enum:
-    # frames gathered into one sendmsg (well under every IOV_MAX)
+    # frames gathered into one sendmsg: well under every IOV_MAX (Linux and
+    # macOS: 1024), and the iovec array stays small enough for a greenlet's
+    # stack
     _MAX_IOV = 512
     # an emptied queue keeps an array this small, frees a bigger one
     _KEEP_ITEMS = 64
