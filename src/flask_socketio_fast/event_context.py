@@ -13,7 +13,8 @@ concurrently; the parsed headers, args and cookies are shared, they are
 immutable) and a request context that takes the prepared parts instead of
 computing them.  The copy's ``close()`` (which Flask calls when the context
 pops) skips Werkzeug's walk over uploaded files when the event parsed none,
-which is always unless a handler read ``request.files``.  Pushing and popping it is Flask's own code, so a fresh
+which is always unless a handler read ``request.files``.  Pushing and
+popping it is Flask's own code, so a fresh
 ``flask.g``, ``teardown_request`` / ``teardown_appcontext`` and the context
 signals are unchanged.
 

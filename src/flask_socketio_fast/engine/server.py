@@ -320,6 +320,7 @@ class EngineServer(engineio.Server):
         todo, at = [], 0
         per_wake = 1
         while not event.is_set():
+            step = min(self.service_task_step, self.ping_timeout)
             try:
                 if at >= len(todo):
                     todo, at = list(self.sockets.values()), 0
@@ -327,11 +328,8 @@ class EngineServer(engineio.Server):
                         if event.wait(timeout=self.ping_timeout):
                             break
                         continue
-                    step = min(self.service_task_step, self.ping_timeout)
                     per_wake = max(1, math.ceil(
                         len(todo) * step / self.ping_timeout))
-                else:
-                    step = min(self.service_task_step, self.ping_timeout)
                 for s in todo[at:at + per_wake]:
                     if s.closed:
                         # (another thread may have removed it already)
@@ -348,6 +346,9 @@ class EngineServer(engineio.Server):
             except Exception:
                 self.logger.exception('service task exception')
                 todo, at = [], 0
+                # (a fault that repeats must not turn this into a busy loop)
+                if event.wait(timeout=step):
+                    break
         self.logger.info('service task canceled')
 
     def shutdown(self):
