@@ -59,6 +59,9 @@ def parse_args(argv=None):
                    help="fan-out client counts, e.g. 100,1000")
     p.add_argument("--messages", type=int, help="broadcasts per fan-out phase")
     p.add_argument("--echo-seconds", type=float)
+    p.add_argument("--workloads", type=_csv,
+                   help="keep only the sessions with these phase kinds "
+                        "(idle,burst,paced,echo), e.g. echo")
     p.add_argument("--no-inprocess", action="store_true")
     p.add_argument("--no-e2e", action="store_true")
     p.add_argument("--deflate", action="store_true",
@@ -75,7 +78,8 @@ def parse_args(argv=None):
     args.preset = args.preset or "full"
     if args.docs is None:
         overridden = any([args.modes, args.reps, args.clients, args.messages,
-                          args.echo_seconds, args.contenders, args.no_inprocess, args.no_e2e])
+                          args.echo_seconds, args.contenders, args.no_inprocess, args.no_e2e,
+                          args.workloads])
         args.docs = args.preset in ("full", "quick") and not overridden
     return args
 
@@ -191,6 +195,8 @@ def main(argv=None):
     if args.reps:
         plan.reps = args.reps
     workloads.override_sizes(plan, args.clients, args.messages, args.echo_seconds)
+    if args.workloads:
+        workloads.keep_workloads(plan, args.workloads)
 
     say(f"benchmark run {run_id}: preset {args.preset}, {plan.reps} reps, modes "
         f"{','.join(plan.modes)}; open files limit {nofile}; server on CPU {cores[0]}, "

@@ -167,6 +167,22 @@ def override_sizes(plan, clients=None, messages=None, echo_seconds=None):
     return plan
 
 
+def keep_workloads(plan, kinds):
+    """Keep the sessions with a phase of one of ``kinds``, and in them only
+    those phases (``--workloads echo`` measures echo alone)."""
+    known = {"idle", "burst", "paced", "echo"}
+    bad = sorted(set(kinds) - known)
+    if bad:
+        raise SystemExit(f"unknown workloads {bad}; known: {sorted(known)}")
+    kept = []
+    for s in plan.sessions:
+        phases = tuple(p for p in s.phases if p.kind in kinds)
+        if phases:
+            kept.append(replace(s, phases=phases))
+    plan.sessions = kept
+    return plan
+
+
 # ------------------------------------------------------------ measuring
 
 def _cpu_pct(cpu_s, wall_s):

@@ -211,3 +211,171 @@ def test_event_request_of_a_plain_flask_app(make):
     client.emit('ev')
     client.emit('ev')
     assert seen == [(True, app.request_class.__name__, 0)] * 2
+
+
+def _context_signal_log(app):
+    """Connect a receiver to every context signal Flask sends around a
+    request; returns the log they append to and a function disconnecting them."""
+    log = []
+    receivers = []
+    for name in ('appcontext_pushed', 'appcontext_tearing_down',
+                 'appcontext_popped', 'request_tearing_down'):
+        signal = getattr(flask, name)
+
+        def receiver(sender, _name=name, **kwargs):
+            log.append((_name, sender.name, 'exc' in kwargs))
+
+        signal.connect(receiver, app)
+        receivers.append((signal, receiver))
+
+    def disconnect():
+        for signal, receiver in receivers:
+            signal.disconnect(receiver, app)
+    return log, disconnect
+
+
+def test_context_signals_are_sent_around_every_event(make):
+    app, sio = make()
+
+    @sio.on('ev')
+    def ev():
+        return flask.current_app.name
+
+    client = sio.test_client(app)
+    log, disconnect = _context_signal_log(app)
+    try:
+        assert client.emit('ev', callback=True) == app.name
+        assert client.emit('ev', callback=True) == app.name
+    finally:
+        disconnect()
+    one_event = [('appcontext_pushed', app.name, False),
+                 ('request_tearing_down', app.name, True),
+                 ('appcontext_tearing_down', app.name, True),
+                 ('appcontext_popped', app.name, False)]
+    assert log == one_event * 2
+    # once disconnected, they are not called any more
+    client.emit('ev')
+    assert len(log) == 8
+
+
+def test_teardown_functions_registered_after_connecting_run(make):
+    app, sio = make()
+    log = []
+
+    @sio.on('ev')
+    def ev():
+        log.append('handler')
+
+    client = sio.test_client(app)
+    client.emit('ev')
+    app.teardown_request(lambda exc: log.append('request'))
+    app.teardown_appcontext(lambda exc: log.append('appcontext'))
+    client.emit('ev')
+    assert log == ['handler', 'handler', 'request', 'appcontext']
+
+
+def test_teardown_gets_the_exception_an_event_handler_raised(make):
+    app, sio = make()
+    seen = []
+
+    @app.teardown_request
+    def teardown_request(exc):
+        seen.append(('request', type(exc).__name__))
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc):
+        seen.append(('appcontext', type(exc).__name__))
+
+    @sio.on('boom')
+    def boom():
+        raise ValueError('boom')
+
+    client = sio.test_client(app)
+    del seen[:]
+    try:
+        client.emit('boom')
+    except ValueError:
+        pass  # the test client re-raises what no error handler took
+    assert seen == [('request', 'ValueError'), ('appcontext', 'ValueError')]
+
+
+def test_overridden_teardown_and_app_context_methods_run(make):
+    log = []
+
+    class AppContextSpy(flask.ctx.AppContext):
+        def push(self):
+            log.append('app_context.push')
+            super().push()
+
+    class App(flask.Flask):
+        def do_teardown_request(self, exc=None):
+            log.append('do_teardown_request')
+            super().do_teardown_request(exc)
+
+        def do_teardown_appcontext(self, exc=None):
+            log.append('do_teardown_appcontext')
+            super().do_teardown_appcontext(exc)
+
+        def app_context(self):
+            return AppContextSpy(self)
+
+    app = App(__name__)
+    app.config['SECRET_KEY'] = 'secret'
+    app, sio = make(app)
+
+    @sio.on('ev')
+    def ev():
+        log.append('handler')
+        return isinstance(flask.globals.app_ctx._get_current_object(),
+                          AppContextSpy)
+
+    client = sio.test_client(app)
+    del log[:]
+    assert client.emit('ev', callback=True) is True
+    assert log == ['app_context.push', 'handler', 'do_teardown_request',
+                   'do_teardown_appcontext']
+
+
+def test_blueprint_teardown_does_not_run_for_events(make):
+    # events match no URL rule, so no blueprint handled them
+    app = flask.Flask(__name__)
+    app.config['SECRET_KEY'] = 'secret'
+    bp = flask.Blueprint('bp', __name__)
+    log = []
+    bp.teardown_request(lambda exc: log.append('bp'))
+    app.teardown_request(lambda exc: log.append('app'))
+    app.register_blueprint(bp)
+    app, sio = make(app)
+
+    @sio.on('ev')
+    def ev():
+        pass
+
+    client = sio.test_client(app)
+    del log[:]
+    client.emit('ev')
+    assert log == ['app']
+
+
+def test_copy_current_request_context_in_a_handler(make):
+    app, sio = make()
+    copied = []
+    seen = []
+
+    @sio.on('ev')
+    def ev():
+        @flask.copy_current_request_context
+        def later():
+            seen.append((flask.request.sid, flask.request.event['message'],
+                         flask.has_app_context()))
+
+        copied.append((later, flask.request.sid))
+
+    client = sio.test_client(app)
+    client.emit('ev')
+    # run it after the event's own context is gone, as a background task
+    # started by the handler would
+    later, sid = copied[0]
+    assert not flask.has_request_context()
+    later()
+    assert seen == [(sid, 'ev', True)]
