@@ -15,6 +15,9 @@ This pool keeps the greenlet-per-event guarantee with reused greenlets:
   same client;
 * a worker starts its task on the hub's next turn, as a spawned greenlet
   would, so events start in arrival order and the reader goes on reading;
+  the tasks submitted in one turn start from one scheduled callback, not
+  one hub timer each (eventlet makes, heaps and fires a ``Timer`` object
+  per scheduled call);
 * each task runs in a fresh ``contextvars`` context, as it would in a new
   greenlet, so nothing set by one handler leaks into the next;
 * at most ``max_idle`` workers wait for work; one that finishes beyond that
@@ -46,6 +49,8 @@ class GreenHandlerPool:
         self.max_idle = max_idle
         self._idle = []
         self._workers = 0
+        self._ready = []  # (worker, task) to start on the hub's next turn
+        self._start_scheduled = False
 
     @property
     def workers(self):
@@ -65,7 +70,22 @@ class GreenHandlerPool:
         else:
             worker = greenlet.greenlet(self._run, parent=self._hub_greenlet())
             self._workers += 1
-        self._schedule(worker.switch, task)
+        self._ready.append((worker, task))
+        if not self._start_scheduled:
+            self._start_scheduled = True
+            self._schedule(self._start_ready, None)
+
+    def _start_ready(self, _):
+        # runs in the hub: each worker runs until it finishes or blocks, and
+        # then switches back here; what is submitted meanwhile waits for the
+        # next turn, as it would have with a timer of its own
+        ready, self._ready = self._ready, []
+        self._start_scheduled = False
+        for worker, task in ready:
+            try:
+                worker.switch(task)
+            except BaseException:  # pragma: no cover - _run catches all
+                logger.exception('A Socket.IO handler greenlet failed')
 
     def _run(self, task):
         idle = self._idle

@@ -39,6 +39,23 @@ def test_tasks_start_on_the_next_turn_in_submission_order(green):
     assert seen == list(range(20))
 
 
+def test_a_task_submitted_by_a_task_starts_after_its_batch(green):
+    pool, sleep = green
+    seen = []
+
+    def first():
+        seen.append('first')
+        pool.submit(seen.append, 'submitted by first')
+        seen.append('first done')
+
+    pool.submit(first)
+    pool.submit(seen.append, 'second')
+    assert _wait_until(sleep, lambda: len(seen) == 4)
+    # 'second' was in first's batch; the task first submitted starts on a
+    # later turn, after first has gone on, as a spawned greenlet would
+    assert seen == ['first', 'first done', 'second', 'submitted by first']
+
+
 def test_a_blocked_handler_delays_nobody(green):
     pool, sleep = green
     log = []
