@@ -308,8 +308,9 @@ def _hooks_are_stock(server):
             '_send_packet' in server.__dict__:
         return False
     cls = type(server)
-    return cls._send_eio_packet is _STOCK_SEND_EIO and \
-        cls._send_packet is _STOCK_SEND
+    send = cls._send_packet
+    return cls._send_eio_packet is _STOCK_SEND_EIO and (
+        send is _STOCK_SEND or getattr(send, 'forwards_to_eio', False))
 
 
 _frame_engines = {}

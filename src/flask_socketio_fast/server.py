@@ -11,10 +11,14 @@ leaves the stock behaviour alone and says so in ``fast_paths`` (which
 * **Engine** (every mode): our engineio.Server subclass (engine/), with its
   own WebSocket driver, frame codec and ping timer, when the installed
   python-engineio is one it was written for.
+* **Direct sends**: a packet to one client (acks, emits to a sid) goes to
+  the engine's ``send_text`` when the engine is ours and its ``send`` is
+  python-engineio's; the bytes on the wire are the same.
 """
 
 import logging
 
+import engineio
 import socketio
 
 from .engine import engine_server_class
@@ -52,6 +56,34 @@ class Server(socketio.Server):
             self._handler_pool = HandlerPool(max_workers=max_handler_threads)
             bound = max_handler_threads or 'no'
             self.fast_paths['handlers'] = f'pooled threads ({bound} bound)'
+
+        self._direct_sends = self._engine_takes_text(self.eio)
+        self.fast_paths['sends'] = 'direct' if self._direct_sends else \
+            'stock (not our engine)'
+
+    @staticmethod
+    def _engine_takes_text(eio):
+        cls = type(eio)
+        return callable(getattr(cls, 'send_text', None)) and \
+            cls.send is engineio.Server.send and \
+            cls.send_packet is engineio.Server.send_packet
+
+    def _send_packet(self, eio_sid, pkt):
+        encoded = pkt.encode()
+        eio = self.eio
+        if isinstance(encoded, list):
+            for part in encoded:
+                eio.send(eio_sid, part)
+        elif self._direct_sends and 'send' not in eio.__dict__ and \
+                'send_packet' not in eio.__dict__:
+            # (checked per packet: a spy may replace them on the instance)
+            eio.send_text(eio_sid, encoded)
+        else:
+            eio.send(eio_sid, encoded)
+
+    # what the broadcast loop needs of a stock _send_packet: it sends the
+    # encoded packet through eio.send, nothing more (manager._hooks_are_stock)
+    _send_packet.forwards_to_eio = True
 
     def _engineio_server_class(self):
         cls, reason = engine_server_class()

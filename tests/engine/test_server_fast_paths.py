@@ -67,3 +67,58 @@ def test_inline_handlers_need_no_pool():
     sio = SocketIO(_app(), async_mode='threading', async_handlers=False)
     assert sio.server._handler_pool is None
     assert sio.server.fast_paths['handlers'].startswith('inline')
+
+
+class _SocketStub:
+    closed = False
+
+    def __init__(self):
+        self.texts = []
+
+    def send_text(self, data):
+        self.texts.append(data)
+
+
+def _ack(server, data):
+    return server.packet_class(3, namespace='/', id=7, data=data)
+
+
+def test_a_packet_to_one_client_goes_to_the_engine_as_text():
+    sio = SocketIO(_app(), async_mode='threading')
+    server = sio.server
+    assert server.fast_paths['sends'] == 'direct'
+    stub = server.eio.sockets['eio1'] = _SocketStub()
+    server._send_packet('eio1', _ack(server, ['a', {'b': 1}]))
+    assert stub.texts == [_ack(server, ['a', {'b': 1}]).encode()]
+
+
+def test_a_spy_on_the_engines_send_still_sees_every_packet():
+    sio = SocketIO(_app(), async_mode='threading')
+    server = sio.server
+    stub = server.eio.sockets['eio1'] = _SocketStub()
+    seen = []
+    server.eio.send = lambda sid, data: seen.append((sid, data))
+    server._send_packet('eio1', _ack(server, ['x']))
+    assert seen == [('eio1', _ack(server, ['x']).encode())]
+    assert stub.texts == []
+
+
+def test_binary_packets_and_unknown_sids_take_the_stock_send(caplog):
+    sio = SocketIO(_app(), async_mode='threading')
+    server = sio.server
+    sent = []
+    server.eio.send_packet = lambda sid, pkt: sent.append((sid, pkt.data))
+    server._send_packet('eio1', _ack(server, [b'\x01\x02']))
+    assert [data for _, data in sent] == [
+        _ack(server, [b'\x01\x02']).encode()[0], b'\x01\x02']
+    del server.eio.send_packet
+    # no such session: python-engineio's warning, nothing raised
+    server.eio.send_text('nobody', '3x')
+
+
+def test_the_broadcast_loop_still_takes_the_frame_path():
+    from flask_socketio_fast.manager import _hooks_are_stock
+    sio = SocketIO(_app(), async_mode='threading')
+    assert _hooks_are_stock(sio.server)
+    sio.server._send_packet = lambda eio_sid, pkt: None
+    assert not _hooks_are_stock(sio.server)

@@ -246,6 +246,17 @@ class EngineServer(engineio.Server):
         return {'status': '200 OK', 'headers': headers,
                 'response': body.encode('utf-8')}
 
+    # -- sending -------------------------------------------------------------
+
+    def send_text(self, sid, data):
+        """``send(sid, data)`` for a str message, without the Packet and
+        the three calls python-engineio makes on the way to the socket."""
+        socket = self.sockets.get(sid)
+        if socket is None or socket.closed:
+            # the stock path logs it (and forgets a closed socket)
+            return self.send(sid, data)
+        socket.send_text(data)
+
     # -- handlers ------------------------------------------------------------
 
     def _trigger_event(self, event, *args, **kwargs):

@@ -163,6 +163,17 @@ class Socket(_StockSocket):
         if self.server.logger.isEnabledFor(_INFO):
             self._log_send(pkt)
 
+    def send_text(self, data):
+        """``send(Packet(MESSAGE, data))`` for a str ``data``: framed
+        straight onto our WebSocket, with no Packet object on the way (an
+        ack or an emit to one client is one of these per event)."""
+        conn = self._ws
+        if conn is None or conn.deflate is not None or \
+                self.server.logger.isEnabledFor(_INFO):
+            return self.send(packet.Packet(MESSAGE, data))
+        if self.check_ping_timeout():
+            conn.send(_build_eio_frame(MESSAGE, data))
+
     def _send_on(self, conn, pkt):
         if conn.deflate is None:
             conn.send(self._frame(pkt))
