@@ -139,9 +139,11 @@ def main():
         '(`event_context.py`); the managed session is forked once per '
         'connection instead of the cookie being opened and verified on every '
         'event; the packet decode and the ack encode run in the compiled '
-        'codec with orjson.  What remains is mostly Flask\'s own context '
-        'push/pop, teardown and signals, which we keep because handlers rely '
-        'on them (fresh `flask.g`, `teardown_request`/`teardown_appcontext`).',
+        'codec with orjson; the context push and pop skip Flask\'s teardown '
+        'walk and signal sends when nothing is registered for them (they '
+        'still run, unchanged, as soon as something is).  What remains is '
+        'mostly the context objects themselves (a fresh `flask.g` and request '
+        'copy per event) and python-socketio\'s dispatch chain.',
         '',
     ]
     with open(OUT, 'w') as f:
