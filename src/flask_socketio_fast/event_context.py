@@ -20,8 +20,8 @@ do (a fresh ``flask.g``, ``teardown_request`` / ``teardown_appcontext``, the
 context signals, the same context variables), minus the calls that would
 do nothing: Flask's teardown walk when no teardown function is registered
 and no receiver listens to its signal, and a signal send with no receivers.
-Those calls were a quarter of an event's Flask cost (the teardown walk
-alone reads ``request.blueprints`` through the request proxy).  An app
+Those calls cost about 7 of an event's 19 µs in-process (the teardown
+walk alone reads ``request.blueprints`` through the request proxy).  An app
 whose class overrides ``do_teardown_request``, ``do_teardown_appcontext``
 or ``app_context`` gets Flask's push and pop, unchanged.
 
