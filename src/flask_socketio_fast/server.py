@@ -56,7 +56,6 @@ class Server(socketio.Server):
             self._handler_pool = HandlerPool(max_workers=max_handler_threads)
             bound = max_handler_threads or 'no'
             self.fast_paths['handlers'] = f'pooled threads ({bound} bound)'
-
         self._direct_sends = self._engine_takes_text(self.eio)
         self.fast_paths['sends'] = 'direct' if self._direct_sends else \
             'stock (not our engine)'

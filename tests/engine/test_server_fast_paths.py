@@ -103,7 +103,7 @@ def test_a_spy_on_the_engines_send_still_sees_every_packet():
     assert stub.texts == []
 
 
-def test_binary_packets_and_unknown_sids_take_the_stock_send(caplog):
+def test_binary_packets_and_unknown_sids_take_the_stock_send(monkeypatch):
     sio = SocketIO(_app(), async_mode='threading')
     server = sio.server
     sent = []
@@ -113,7 +113,11 @@ def test_binary_packets_and_unknown_sids_take_the_stock_send(caplog):
         _ack(server, [b'\x01\x02']).encode()[0], b'\x01\x02']
     del server.eio.send_packet
     # no such session: python-engineio's warning, nothing raised
+    warnings = []
+    monkeypatch.setattr(server.eio.logger, 'warning',
+                        lambda msg, *args: warnings.append(msg % args))
     server.eio.send_text('nobody', '3x')
+    assert warnings == ['Cannot send to sid nobody']
 
 
 def test_the_broadcast_loop_still_takes_the_frame_path():
