@@ -22,12 +22,24 @@ This pool keeps the greenlet-per-event guarantee with reused greenlets:
   greenlet, so nothing set by one handler leaks into the next;
 * at most ``max_idle`` workers wait for work; one that finishes beyond that
   ends, so a burst does not leave greenlets behind.
+
+The same workers serve the engine's hub-driven WebSocket readers
+(engine/green_reader.py): ``run_now`` runs a call on a worker straight from
+the hub and says whether it finished or blocked, and a reader that is
+dispatching an event on its worker registers there (``_inline_greenlet``)
+so that the event's handler, when it comes back here through ``submit``,
+runs at once on that worker instead of on another one a hub turn later;
+the reader hands the rest of its connection to another worker if that
+handler blocks.
 """
 
 import contextvars
 import logging
 
-import greenlet
+try:
+    import greenlet
+except ImportError:  # a threading-only install: nothing here is used then
+    greenlet = None
 
 logger = logging.getLogger('flask_socketio_fast')
 
@@ -51,6 +63,11 @@ class GreenHandlerPool:
         self._workers = 0
         self._ready = []  # (worker, task) to start on the hub's next turn
         self._start_scheduled = False
+        # the worker that last finished a task (run_now's answer)
+        self._finished = None
+        # a reader dispatching on this worker takes the event's handler
+        self._inline_greenlet = None
+        self._inline_reader = None
 
     @property
     def workers(self):
@@ -63,6 +80,10 @@ class GreenHandlerPool:
         return len(self._idle)
 
     def submit(self, fn, *args):
+        inline = self._inline_greenlet
+        if inline is not None and inline is greenlet.getcurrent():
+            self._inline_greenlet = None
+            return self._inline_reader.run_inline(fn, args)
         task = (fn, args)
         idle = self._idle
         if idle:
@@ -74,6 +95,19 @@ class GreenHandlerPool:
         if not self._start_scheduled:
             self._start_scheduled = True
             self._schedule(self._start_ready, None)
+
+    def run_now(self, fn, arg):
+        """From the hub: run ``fn(arg)`` on a worker now.  True when it
+        finished, False when it blocked (it goes on when it is woken)."""
+        idle = self._idle
+        if idle:
+            worker = idle.pop()
+        else:
+            worker = greenlet.greenlet(self._run, parent=self._hub_greenlet())
+            self._workers += 1
+        self._finished = None
+        worker.switch((fn, (arg,)))
+        return self._finished is worker
 
     def _start_ready(self, _):
         # runs in the hub: each worker runs until it finishes or blocks, and
@@ -103,6 +137,7 @@ class GreenHandlerPool:
                 logger.exception('Unhandled exception in a Socket.IO event '
                                  'handler')
             del fn, args
+            self._finished = me
             if len(idle) >= self.max_idle:
                 self._workers -= 1
                 return

@@ -48,7 +48,10 @@ class Server(socketio.Server):
         elif not self.async_handlers:
             self.fast_paths['handlers'] = 'inline (async_handlers=False)'
         elif mode in ('eventlet', 'gevent'):
-            self._handler_pool = green_pool.pool_for(mode)
+            # the engine's pool when it has one: its hub-driven readers run
+            # an event's handler on the worker that read it (green_pool.py)
+            self._handler_pool = getattr(self.eio, 'green_pool', None) or \
+                green_pool.pool_for(mode)
             self.fast_paths['handlers'] = 'pooled greenlets'
         elif mode != 'threading':
             self.fast_paths['handlers'] = f'stock ({mode})'

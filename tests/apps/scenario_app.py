@@ -159,6 +159,9 @@ def info():
         gevent_loaded=_loaded('gevent'),
         geventwebsocket_loaded=_loaded('geventwebsocket'),
         pid=os.getpid(),
+        # WebSocket sessions served by hub-driven readers (ours, greenlets)
+        hub_driven_sessions=getattr(socketio.server.eio,
+                                    'hub_driven_sessions', None),
     )
 
 
@@ -487,6 +490,38 @@ class ErrorHookNamespace(Namespace):
 
 
 socketio.on_namespace(ErrorHookNamespace('/err'))
+
+
+
+# ------------------------------------------------- blocking handlers, "/"
+
+@socketio.on('sleep_ack')
+def on_sleep_ack(seconds):
+    """Blocks (cooperatively) before answering: later events of the same
+    client must not wait for it."""
+    socketio.sleep(seconds)
+    return 'slept %s' % seconds
+
+
+# --------------------------------------------- namespace "/slowconnect"
+
+@socketio.on('connect', namespace='/slowconnect')
+def on_slow_connect(auth):
+    # an event sent right behind the CONNECT packet must wait for this
+    socketio.sleep(0.3)
+    join_room('ready')
+    session['ready'] = True
+
+
+@socketio.on('in_ready', namespace='/slowconnect')
+def on_in_ready():
+    return ['ready' in rooms(), session.get('ready', False)]
+
+
+@socketio.on('sleep_ack', namespace='/slowconnect')
+def on_slow_sleep_ack(seconds):
+    socketio.sleep(seconds)
+    return 'slept %s' % seconds
 
 
 if __name__ == '__main__':

@@ -137,3 +137,75 @@ def test_a_burst_leaves_at_most_max_idle_workers(green):
 
 def test_other_modes_have_no_green_pool():
     assert pool_for('threading') is None
+
+
+def _from_hub(green, fn):
+    """Run ``fn()`` in the hub greenlet (where hub-driven readers call
+    ``run_now``) and return what it returned."""
+    pool, sleep = green
+    out = []
+    pool._schedule(lambda _: out.append(fn()), None)
+    assert _wait_until(sleep, lambda: out)
+    return out[0]
+
+
+def test_run_now_says_whether_the_call_finished_or_blocked(green):
+    pool, sleep = green
+    seen = []
+
+    def quick(arg):
+        seen.append(arg)
+
+    def blocking(arg):
+        sleep(0.01)
+        seen.append(arg)
+
+    assert _from_hub(green, lambda: pool.run_now(quick, 'q')) is True
+    assert seen == ['q']
+    assert _from_hub(green, lambda: pool.run_now(blocking, 'b')) is False
+    # the blocked one goes on by itself once woken
+    assert _wait_until(sleep, lambda: seen == ['q', 'b'])
+
+
+class _Reader:
+    """Stands in for a hub-driven reader: takes what submit hands it."""
+
+    def __init__(self):
+        self.ran = []
+
+    def run_inline(self, fn, args):
+        self.ran.append(args)
+        fn(*args)
+
+
+def test_submit_from_the_registered_worker_runs_inline(green):
+    pool, sleep = green
+    reader = _Reader()
+    seen = []
+
+    def dispatch(_):
+        import greenlet
+        pool._inline_reader = reader
+        pool._inline_greenlet = greenlet.getcurrent()
+        pool.submit(seen.append, 'first')   # inline, at once
+        seen.append('after first')
+        pool.submit(seen.append, 'second')  # registration is single-use
+        seen.append('after second')
+
+    assert _from_hub(green, lambda: pool.run_now(dispatch, None)) is True
+    assert reader.ran == [('first',)]
+    # 'second' went the ordinary way: after dispatch finished
+    assert _wait_until(sleep, lambda: len(seen) == 4)
+    assert seen == ['first', 'after first', 'after second', 'second']
+
+
+def test_submit_from_another_greenlet_is_not_inline(green):
+    pool, sleep = green
+    reader = _Reader()
+    seen = []
+    import greenlet
+    pool._inline_reader = reader
+    pool._inline_greenlet = greenlet.greenlet(lambda: None)
+    pool.submit(seen.append, 'x')
+    assert seen == [] and reader.ran == []
+    assert _wait_until(sleep, lambda: seen == ['x'])

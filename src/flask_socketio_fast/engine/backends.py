@@ -22,6 +22,12 @@ and greenlets.  A backend gives it three things:
 * ``local_buffer()``: a receive buffer (a memoryview) shared by everything
   that runs on the current OS thread: one per thread in threading mode, a
   single one with greenlets, which never switch while it is in use.
+
+The greenlet waiters can also call back instead of waiting
+(``watch(callback)``, ``pause()``, ``resume()``, ``unwatch()``): the
+callback runs in the hub whenever the socket is readable, for as long as
+it is watched and not paused.  That is what the hub-driven readers
+(green_reader.py) are made of.
 """
 
 import functools
@@ -226,7 +232,7 @@ class _EventletWaiter:
     """
 
     __slots__ = ('_sock', '_fd', '_hub', '_trampoline', '_greenlet',
-                 '_listener', '_reader')
+                 '_listener', '_reader', '_watch')
 
     def __init__(self, sock, hub, trampoline, getcurrent):
         self._sock = sock
@@ -236,6 +242,38 @@ class _EventletWaiter:
         self._greenlet = getcurrent
         self._listener = None
         self._reader = None
+        self._watch = None
+
+    def watch(self, callback):
+        """Call ``callback()`` in the hub whenever the socket is readable
+        (or closed under us), until ``unwatch()``; ``readable`` must not be
+        used meanwhile."""
+        self._drop()
+        self._watch = callback
+        self.resume()
+
+    def pause(self):
+        self._drop()
+
+    def resume(self):
+        if self._listener is None and self._watch is not None:
+            hub = self._hub
+            self._listener = hub.add(hub.READ, self._fd, self._watched,
+                                     self._watched_thrown, _ignore)
+
+    def unwatch(self):
+        self._watch = None
+        self._drop()
+
+    def _watched(self, fileno):
+        self._watch()
+
+    def _watched_thrown(self, *exc):
+        # closed under us: the callback's next recv says how
+        callback = self._watch
+        self._drop()
+        if callback is not None:
+            callback()
 
     def readable(self, timeout):
         hub = self._hub
@@ -344,7 +382,8 @@ class _GeventWaiter:
     registered with epoll.
     """
 
-    __slots__ = ('_fd', '_loop', '_hub', '_timeout', '_read', '_write')
+    __slots__ = ('_fd', '_loop', '_hub', '_timeout', '_read', '_write',
+                 '_watch')
 
     def __init__(self, fd, hub, timeout_class):
         self._fd = fd
@@ -353,6 +392,27 @@ class _GeventWaiter:
         self._timeout = timeout_class
         self._read = None
         self._write = None
+        self._watch = None
+
+    def watch(self, callback):
+        """Call ``callback()`` in the hub whenever the socket is readable,
+        until ``unwatch()``; ``readable`` must not be used meanwhile."""
+        if self._read is None:
+            self._read = self._loop.io(self._fd, 1)
+        self._watch = callback
+        self._read.start(callback)
+
+    def pause(self):
+        if self._read is not None:
+            self._read.stop()
+
+    def resume(self):
+        if self._read is not None and self._watch is not None:
+            self._read.start(self._watch)
+
+    def unwatch(self):
+        self._watch = None
+        self.pause()
 
     def _wait(self, watcher, timeout):
         if timeout is None:

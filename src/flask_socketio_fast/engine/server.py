@@ -8,6 +8,10 @@ cookies, compression of polling responses, the service task -- is stock):
   frame codec (driver.py, wsconn.py, socket.py); others take the stock path.
 * Pings come from one timer task per server (timers.py), not a task per
   ping per connection.
+* With eventlet and gevent, the hub calls a connection's reader when its
+  socket is readable and the event's handler runs on the worker that read
+  it (green_reader.py); the acks sent meanwhile leave together after the
+  hub's turn (``corked``).
 * After an upgrade under eventlet.wsgi or gevent's pywsgi, the server's
   buffered request files for that connection are shrunk in place
   (wsgi_buffers.py): about 24 KiB (eventlet) or 8 KiB (gevent) per idle
@@ -54,6 +58,7 @@ from engineio import exceptions, packet
 from .. import _speedups
 from .._speedups.errors import ProtocolViolation
 from .._speedups.wsframe_errors import PROTOCOL_ERROR
+from .. import green_pool
 from . import socket as engine_socket
 from .backends import backend_for
 from .driver import Driver
@@ -84,6 +89,9 @@ class EngineServer(engineio.Server):
         self.max_http_buffer_size = int(self.max_http_buffer_size)
         self._pending = collections.deque()
         self._flush_scheduled = False
+        #: True while a hub-driven reader dispatches (green_reader.py):
+        #: ``send_text`` appends and flushes on the hub's next turn then
+        self.corked = False
         #: moves whenever a socket's frame_sink changes (socket.py)
         self.sink_epoch = 0
         self._timers = Timers(self)
@@ -95,7 +103,12 @@ class EngineServer(engineio.Server):
         self._connect_lock = threading.Lock()
         #: WebSocket sessions our driver has served (tests, monitoring)
         self.websocket_sessions = 0
+        #: of those, the ones hub-driven readers served (green_reader.py)
+        self.hub_driven_sessions = 0
         backend = self._backend = backend_for(self.async_mode)
+        #: reused greenlets for event handlers and the hub-driven readers
+        #: (eventlet, gevent; the Socket.IO server submits to it too)
+        self.green_pool = green_pool.pool_for(self.async_mode)
         # threads flush appended frames in batches (outbox.flush_batches)
         self._batch_flush = getattr(backend, 'batch_flush', False)
         if backend is None or 'websocket' not in self.transports:
@@ -111,9 +124,11 @@ class EngineServer(engineio.Server):
                                  'gevent-websocket'}[self.async_mode]
             compression = 'on request' if self.websocket_compression \
                 else 'off'
+            readers = ', hub-driven readers' if self.green_pool else ''
             self.fast_path = self.own_fast_path = (
                 f'own WebSocket driver and frame codec ({servers}; '
-                f'permessage-deflate {compression}), one ping timer')
+                f'permessage-deflate {compression}), one ping timer'
+                f'{readers}')
 
     @property
     def websocket_fallbacks(self):

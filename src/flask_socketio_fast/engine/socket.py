@@ -67,7 +67,7 @@ from engineio import exceptions, packet
 from .. import _speedups
 from .._speedups.errors import DecodeKeyError
 from .._speedups.wsframe_errors import PROTOCOL_ERROR, FrameError
-from . import wsconn
+from . import green_reader, wsconn
 
 _wsframe = _speedups.wsframe
 _eio = _speedups.eio
@@ -172,7 +172,14 @@ class Socket(_StockSocket):
                 self.server.logger.isEnabledFor(_INFO):
             return self.send(packet.Packet(MESSAGE, data))
         if self.check_ping_timeout():
-            conn.send(_build_eio_frame(MESSAGE, data))
+            server = self.server
+            if server.corked:
+                # a hub-driven reader is dispatching (green_reader.py): the
+                # ack leaves with the others of this hub turn, in one burst
+                conn.outbox.append(_build_eio_frame(MESSAGE, data))
+                server.flush_soon()
+            else:
+                conn.send(_build_eio_frame(MESSAGE, data))
 
     def _send_on(self, conn, pkt):
         if conn.deflate is None:
@@ -455,6 +462,10 @@ class Socket(_StockSocket):
             # an idle read then needs no timer of its own (memory per
             # idle connection)
             timeout = None
+            pool = server.green_pool
+            if pool is not None:
+                server.hub_driven_sessions += 1
+                return green_reader.GreenReader(self, conn, pool).run()
         return self._ws_loop(conn, timeout)
 
     def _ws_switch(self, conn):
@@ -521,13 +532,14 @@ class Socket(_StockSocket):
 
     def _ws_loop(self, conn, timeout):
         receive = conn.receive
-        decode = _eio.decode_packet
-        loads = packet.Packet.json.loads
+        message = self._ws_message
+        box = conn.outbox
+        # the common case inline (green_reader.py does the same): a
+        # Socket.IO packet, a text message "4<digit>..."
         trigger = self.server._trigger_event
         run_async = self.server.async_handlers
         sid = self.sid
-        logger = self.server.logger
-        box = conn.outbox
+        info = self.server.logger.isEnabledFor
         while True:
             error = None
             try:
@@ -542,66 +554,75 @@ class Socket(_StockSocket):
             cooperate = conn.cooperate
             for opcode, payload in events:
                 cooperate(1)
-                if self.closed:
-                    # we closed: the peer's close is all we wait for
-                    if opcode == _OP_CLOSE:
-                        return True
+                if opcode == _OP_TEXT and len(payload) > 1 and \
+                        payload[0] == '4' and '0' <= payload[1] <= '9' and \
+                        not self.closed and not info(_INFO):
+                    trigger('message', sid, payload[1:], run_async=run_async)
                     continue
-                if opcode == _OP_TEXT:
-                    # the common case, inline: a Socket.IO packet is a
-                    # message whose data starts with an ASCII digit
-                    if len(payload) > 1 and payload[0] == '4' and \
-                            '0' <= payload[1] <= '9' and \
-                            not logger.isEnabledFor(_INFO):
-                        trigger('message', sid, payload[1:],
-                                run_async=run_async)
-                        continue
-                    # a digit outside 0-6 is an unknown type, ignored as
-                    # python-engineio does; anything else cannot be decoded
-                    if not payload or not '0' <= payload[0] <= '9':
-                        return self._bad_packet(conn, payload)
-                    try:
-                        packet_type, data, _ = decode(payload, loads)
-                    except (ValueError, RecursionError):
-                        return self._bad_packet(conn, payload)
-                    self._receive_ws(packet_type, data)
-                elif opcode == _OP_BINARY:
-                    self._receive_ws(MESSAGE, payload)
-                elif opcode & _COMPRESSED:
-                    try:
-                        data = conn.deflate.inflate(payload,
-                                                    conn.max_message_size)
-                        if opcode & 0x0F == _OP_TEXT:
-                            data = data.decode('utf-8')
-                    except FrameError as exc:
-                        error = exc
-                        break
-                    except UnicodeDecodeError:
-                        error = FrameError(1007, 'invalid UTF-8')
-                        break
-                    if isinstance(data, bytes):
-                        self._receive_ws(MESSAGE, data)
-                    elif not data or not '0' <= data[0] <= '9':
-                        return self._bad_packet(conn, data)
-                    else:
-                        try:
-                            packet_type, data, _ = decode(data, loads)
-                        except (ValueError, RecursionError):
-                            return self._bad_packet(conn, data)
-                        self._receive_ws(packet_type, data)
-                elif opcode == _OP_PING:
-                    conn.send(_build_pong(payload))
-                elif opcode == _OP_CLOSE:
-                    self._answer_close(conn, payload)
-                    return True
+                ended = message(conn, opcode, payload)
+                if ended is not None:
+                    if ended is True or ended is False:
+                        return ended
+                    error = ended
+                    break
             if error is not None:
-                self.server._ratelog.log(
-                    'ws-frame', _INFO, '%s: closing WebSocket: %s', sid,
-                    error)
-                conn.close(error.code, error.reason)
-                return False
+                return self._ws_frame_error(conn, error)
             if box.state != _OPEN and not self.closed:
                 return False
+
+    def _ws_frame_error(self, conn, error):
+        self.server._ratelog.log('ws-frame', _INFO,
+                                 '%s: closing WebSocket: %s', self.sid, error)
+        conn.close(error.code, error.reason)
+        return False
+
+    def _ws_message(self, conn, opcode, payload):
+        """Handle one inbound WebSocket message.  None to go on, else how
+        the session ends: True (the peer closed it), False (we did), or a
+        FrameError to close it with."""
+        if self.closed:
+            # we closed: the peer's close is all we wait for
+            return True if opcode == _OP_CLOSE else None
+        if opcode == _OP_TEXT:
+            # a Socket.IO packet is a message whose data starts with an
+            # ASCII digit; a digit outside 0-6 is an unknown type, ignored
+            # as python-engineio does; anything else cannot be decoded
+            if not payload or not '0' <= payload[0] <= '9':
+                return self._bad_packet(conn, payload)
+            try:
+                packet_type, data, _ = _eio.decode_packet(
+                    payload, packet.Packet.json.loads)
+            except (ValueError, RecursionError):
+                return self._bad_packet(conn, payload)
+            self._receive_ws(packet_type, data)
+        elif opcode == _OP_BINARY:
+            self._receive_ws(MESSAGE, payload)
+        elif opcode & _COMPRESSED:
+            try:
+                data = conn.deflate.inflate(payload, conn.max_message_size)
+                if opcode & 0x0F == _OP_TEXT:
+                    data = data.decode('utf-8')
+            except FrameError as exc:
+                return exc
+            except UnicodeDecodeError:
+                return FrameError(1007, 'invalid UTF-8')
+            if isinstance(data, bytes):
+                self._receive_ws(MESSAGE, data)
+            elif not data or not '0' <= data[0] <= '9':
+                return self._bad_packet(conn, data)
+            else:
+                try:
+                    packet_type, data, _ = _eio.decode_packet(
+                        data, packet.Packet.json.loads)
+                except (ValueError, RecursionError):
+                    return self._bad_packet(conn, data)
+                self._receive_ws(packet_type, data)
+        elif opcode == _OP_PING:
+            conn.send(_build_pong(payload))
+        elif opcode == _OP_CLOSE:
+            self._answer_close(conn, payload)
+            return True
+        return None
 
     def _receive_ws(self, packet_type, data):
         try:

@@ -11,7 +11,9 @@ messages (the compressor's state is per connection and ordered by the
 lock), the close handshake and its deadline, and the end of the session.
 
 Inbound: ``receive(timeout)`` reads what the socket has into a shared
-buffer and returns the complete events the parser (wsframe) produced.
+buffer and returns the complete events the parser (wsframe) produced;
+``receive_ready()`` is the same without waiting, for readers that the hub
+calls when the socket is readable (green_reader.py).
 
 Closing: ``close(code)`` queues a close frame and half-closes TCP once it
 is written, with a deadline after which the socket is shut down whatever
@@ -297,6 +299,46 @@ class WebSocketConnection:
                 self.backend.cooperate()
             if events:
                 return events
+
+    def receive_ready(self):
+        """What has arrived, without waiting: a list of events (empty when
+        nothing complete is there yet), or None when the stream ended.
+        Raises FrameError as ``receive`` does.  ``drained`` is true after
+        a read that left the socket most likely empty."""
+        backlog = self._backlog
+        if backlog:
+            self._backlog = None
+            return backlog
+        buf = self.backend.local_buffer()
+        raw = self.raw
+        size = len(buf)
+        while True:
+            try:
+                n = raw.recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                self._drained = True
+                return None if self.outbox.state == CLOSED else []
+            except OSError:
+                return None
+            if n == 0:
+                return None
+            events = self.parser.feed(buf[:n])
+            if n < size:
+                self._drained = True
+                return events
+            self._drained = False
+            if events:
+                return events
+            self._unyielded += n
+            if self._unyielded >= _YIELD_BYTES:
+                # one large message at a time: the hub calls again (the
+                # socket is still readable) after the others had a turn
+                self._unyielded = 0
+                return events
+
+    @property
+    def drained(self):
+        return self._drained
 
     def cooperate(self, handled):
         """Called by the session per batch of ``handled`` messages: give

@@ -1,0 +1,240 @@
+"""Hub-driven WebSocket readers for eventlet and gevent.
+
+The parked-reader way to serve a connection costs four greenlet switches
+per inbound event: the hub wakes the connection's reader, the reader hands
+the event to a handler worker and goes back to the hub, the hub starts the
+worker, the worker returns to the hub.  Here the hub itself notices that
+the socket is readable (a read callback, kept for the connection's life),
+and runs a *stint* on a pool worker: read what arrived, dispatch it, and
+run each event's handler right there (green_pool.py sends it back to this
+reader's ``run_inline``).  Two switches per event, and no scheduled call.
+
+What ``async_handlers=True`` promises is kept: a handler may block (sleep,
+``call()``, I/O) without stalling other events, later events of the same
+client included.  When a worker blocks inside an event's handler, control
+comes back to the hub with the stint unfinished; the reader then lets that
+worker finish its handler on its own and gives the connection to a new
+stint on another worker at once.  Everything else a stint runs (connect and
+disconnect handlers, ack callbacks, ``async_handlers=False`` handlers) runs
+inline on python-socketio's side too, so a block there makes the
+connection wait, as it does upstream: the read callback is paused until the
+stint goes on.
+
+The WSGI server's greenlet waits for the session to end and then closes it
+as before (socket.py ``_ws_main``).  Used when the engine's ping timer
+watches the connections (no read timeout needed); otherwise socket.py's
+read loop serves the connection.
+"""
+
+import collections
+import contextvars
+import logging
+
+try:
+    import greenlet
+except ImportError:  # a threading-only install: nothing here is used then
+    greenlet = None
+
+from .._speedups.wsframe_errors import FrameError
+from .. import _speedups
+from . import wsconn
+
+_OP_TEXT = _speedups.wsframe.OP_TEXT
+_OPEN = wsconn.OPEN
+_INFO = logging.INFO
+_getcurrent = greenlet.getcurrent if greenlet is not None else None
+
+# messages one stint dispatches before the others get a turn
+_STINT_MESSAGES = 64
+
+
+class GreenReader:
+    """Serves one upgraded connection from hub callbacks (module docstring).
+
+    :param sock: Our engine ``Socket``.
+    :param conn: Its WebSocketConnection.
+    :param pool: The engine's GreenHandlerPool.
+    """
+
+    def __init__(self, sock, conn, pool):
+        self._sock = sock
+        self._conn = conn
+        self._pool = pool
+        self._waiter = conn.waiter
+        self._call_soon = conn.backend.call_soon
+        self._done = conn.backend._new_done()
+        self._pending = collections.deque()
+        #: the worker running this connection's stint, if any
+        self.owner = None
+        # the owner is inside an event handler: it may be left behind
+        self._takeover = False
+        self._paused = False
+        self._frame_error = None
+        self._error = None
+        #: how the session ended (socket.py's _ws_session result), or None
+        self.result = None
+
+    def run(self):
+        """Serve the connection until the session ends (on the WSGI
+        server's greenlet); True when the peer ended it cleanly."""
+        self._waiter.watch(self._readable)
+        # what the upgrade already read, or what is waiting in the kernel
+        self._call_soon(self._readable)
+        try:
+            self._done.wait()
+        finally:
+            if self.result is None:
+                # killed while waiting (the server stops)
+                self.result = False
+            self._waiter.unwatch()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self.result
+
+    # -- in the hub ----------------------------------------------------------
+
+    def _readable(self, *_):
+        if self.result is not None:
+            return
+        if self.owner is not None:
+            # the owner waits in something the connection must wait for
+            # too: stop the (level-triggered) read callback until it is done
+            self._pause()
+            return
+        run_now = self._pool.run_now
+        stint = self._stint
+        engine = self._sock.server
+        try:
+            while not run_now(stint, None) and self.result is None:
+                if self.owner is None:
+                    return
+                if not self._takeover:
+                    self._pause()
+                    return
+                # blocked in an event handler: it finishes on its own
+                # worker, the connection goes on without it
+                self.owner = None
+                self._takeover = False
+                if not self._pending:
+                    return
+        finally:
+            # (a stint that blocked sends at once when it is woken)
+            engine.corked = False
+
+    def _pause(self):
+        if not self._paused:
+            self._paused = True
+            self._waiter.pause()
+
+    # -- on a worker ---------------------------------------------------------
+
+    def run_inline(self, fn, args):
+        """Run an event handler on this worker (green_pool's ``submit``),
+        where the connection may be handed to another one if it blocks."""
+        me = _getcurrent()
+        self._takeover = True
+        try:
+            # a fresh context, as a task of its own would have
+            contextvars.Context().run(fn, *args)
+        except greenlet.GreenletExit:
+            raise
+        except BaseException:  # as the pool does: log, never propagate
+            logging.getLogger('flask_socketio_fast').exception(
+                'Unhandled exception in a Socket.IO event handler')
+        finally:
+            if self.owner is me:
+                self._takeover = False
+
+    def _stint(self, _):
+        me = _getcurrent()
+        self.owner = me
+        sock = self._sock
+        # what is sent meanwhile leaves in one burst after this hub turn's
+        # stints: one wake-up of a peer reading several connections instead
+        # of one per message (measured: a third more echo round trips)
+        sock.server.corked = True
+        conn = self._conn
+        box = conn.outbox
+        pool = self._pool
+        pending = self._pending
+        server = sock.server
+        trigger = server._trigger_event
+        run_async = server.async_handlers
+        info = server.logger.isEnabledFor
+        sid = sock.sid
+        message = sock._ws_message
+        left = _STINT_MESSAGES
+        try:
+            # (paused: the hub saw this stint block outside an event handler;
+            # the rest goes to a new stint, which the hub watches again)
+            while self.owner is me and self.result is None and \
+                    not self._paused:
+                if not pending:
+                    if self._frame_error is not None:
+                        self._end(sock._ws_frame_error(conn,
+                                                       self._frame_error))
+                        return
+                    if box.state != _OPEN and not sock.closed:
+                        self._end(False)
+                        return
+                    if conn.drained and left < _STINT_MESSAGES:
+                        # the last read emptied the socket: the hub calls
+                        # back when more arrives (no recv to see EAGAIN)
+                        return
+                    try:
+                        events = conn.receive_ready()
+                    except FrameError as exc:
+                        events = exc.events
+                        self._frame_error = exc
+                    if events is None:
+                        self._end(True)
+                        return
+                    if not events:
+                        if self._frame_error is not None:
+                            continue
+                        return
+                    pending.extend(events)
+                    continue
+                if not left:
+                    return
+                left -= 1
+                opcode, payload = pending.popleft()
+                # an event's handler comes back to run_inline through the
+                # pool's submit, on this worker
+                pool._inline_reader = self
+                pool._inline_greenlet = me
+                if opcode == _OP_TEXT and len(payload) > 1 and \
+                        payload[0] == '4' and '0' <= payload[1] <= '9' and \
+                        not sock.closed and not info(_INFO):
+                    trigger('message', sid, payload[1:], run_async=run_async)
+                    continue
+                ended = message(conn, opcode, payload)
+                if ended is not None:
+                    if ended is not True and ended is not False:
+                        # (what came after the bad message is dropped)
+                        ended = sock._ws_frame_error(conn, ended)
+                    self._end(ended)
+                    return
+        except Exception as exc:
+            # socket.py logs it and closes with 1011, as for the read loop
+            self._error = exc
+            self._end(False)
+        finally:
+            if pool._inline_greenlet is me:
+                pool._inline_greenlet = None
+            if self.owner is me:
+                self.owner = None
+                if self._paused and self.result is None:
+                    self._paused = False
+                    self._waiter.resume()
+                if self._pending and self.result is None:
+                    # (what is still read is the epoll callback's business)
+                    self._call_soon(self._readable)
+
+    def _end(self, result):
+        if self.result is None:
+            self.result = result
+            self._pending.clear()
+            self._waiter.unwatch()
+            self._done.set()
