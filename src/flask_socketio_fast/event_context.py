@@ -84,6 +84,15 @@ def event_request_class(cls):
     return sub
 
 
+def _bare(exc):
+    """``exc`` without its traceback and chained exception: it is kept for
+    the connection's life, and those would keep werkzeug's matcher frames
+    (about 1 KB per connection); raising it again makes a new traceback."""
+    exc.__traceback__ = None
+    exc.__context__ = None
+    return exc
+
+
 class ConnectionData:
     """What every event of one connection shares: request and URL adapter."""
 
@@ -97,14 +106,14 @@ class ConnectionData:
         try:
             url_adapter = app.create_url_adapter(request)
         except HTTPException as exc:
-            request.routing_exception = exc
+            request.routing_exception = _bare(exc)
         if url_adapter is not None:
             # the handshake URL matches once; every event sees the result
             try:
                 request.url_rule, request.view_args = url_adapter.match(
                     return_rule=True)
             except HTTPException as exc:
-                request.routing_exception = exc
+                request.routing_exception = _bare(exc)
         # werkzeug parses lazily into the instance dict; parse the commonly
         # read parts now, so that per-event copies share them instead of
         # each parsing its own

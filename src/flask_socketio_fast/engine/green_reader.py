@@ -26,7 +26,6 @@ watches the connections (no read timeout needed); otherwise socket.py's
 read loop serves the connection.
 """
 
-import collections
 import contextvars
 import logging
 
@@ -62,8 +61,12 @@ class GreenReader:
         self._pool = pool
         self._waiter = conn.waiter
         self._call_soon = conn.backend.call_soon
-        self._done = conn.backend._new_done()
-        self._pending = collections.deque()
+        self._park = conn.backend.park
+        # the WSGI server's greenlet while it waits in run()
+        self._parked = None
+        # messages read and not yet dispatched, last first (one read's
+        # worth: the socket is read only when this is empty)
+        self._pending = []
         #: the worker running this connection's stint, if any
         self.owner = None
         # the owner is inside an event handler: it may be left behind
@@ -80,9 +83,12 @@ class GreenReader:
         self._waiter.watch(self._readable)
         # what the upgrade already read, or what is waiting in the kernel
         self._call_soon(self._readable)
+        self._parked = _getcurrent()
         try:
-            self._done.wait()
+            while self.result is None:
+                self._park()
         finally:
+            self._parked = None
             if self.result is None:
                 # killed while waiting (the server stops)
                 self.result = False
@@ -194,12 +200,13 @@ class GreenReader:
                         if self._frame_error is not None:
                             continue
                         return
-                    pending.extend(events)
+                    events.reverse()
+                    pending[:] = events
                     continue
                 if not left:
                     return
                 left -= 1
-                opcode, payload = pending.popleft()
+                opcode, payload = pending.pop()
                 # an event's handler comes back to run_inline through the
                 # pool's submit, on this worker
                 pool._inline_reader = self
@@ -237,4 +244,10 @@ class GreenReader:
             self.result = result
             self._pending.clear()
             self._waiter.unwatch()
-            self._done.set()
+            if self._parked is not None:
+                self._call_soon(self._wake)
+
+    def _wake(self):
+        parked = self._parked
+        if parked is not None and not parked.dead:
+            parked.switch()
