@@ -43,10 +43,14 @@ class Contender:
                 env.pop(key, None)
             else:
                 env[key] = value
-        # Let subprocesses import an in-tree build of flask_socketio_fast.
+        # Let subprocesses import an in-tree build of flask_socketio_fast;
+        # a contender's own PYTHONPATH comes first (another checkout's src/
+        # to compare against this one: --add-contender old=...,PYTHONPATH=)
         src = os.path.join(REPO, "src")
+        own = self.env.get("PYTHONPATH")
+        inherited = None if own is not None else env.get("PYTHONPATH")
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (src, env.get("PYTHONPATH")) if p)
+            p for p in (own, src, inherited) if p)
         return env
 
 

@@ -11,6 +11,12 @@ leaves the stock behaviour alone and says so in ``fast_paths`` (which
 * **Engine** (every mode): our engineio.Server subclass (engine/), with its
   own WebSocket driver, frame codec and ping timer, when the installed
   python-engineio is one it was written for.
+* **Fused event dispatch**: an inbound EVENT packet (the common case: not
+  a binary attachment, our packet class with its own JSON) goes from the
+  engine's message to the handler task in one call, doing what
+  python-socketio's ``_handle_eio_message`` -> ``_handle_event`` ->
+  ``start_background_task`` chain does (the same lookups, checks, log lines
+  and errors), when that chain has the shape it was written for.
 * **Direct sends**: a packet to one client (acks, emits to a sid) goes to
   the engine's ``send_text`` when the engine is ours and its ``send`` is
   python-engineio's; the bytes on the wire are the same.
@@ -21,17 +27,50 @@ import logging
 import engineio
 import socketio
 
+from . import _speedups, green_pool, jsonmod
 from .engine import engine_server_class
-from . import green_pool
 from .handler_pool import HandlerPool
+from .packet import Packet
 
 logger = logging.getLogger('flask_socketio_fast')
+
+# the selected codec's decoder: what Packet(encoded_packet=...) runs
+_decode_packet = _speedups.packet.decode
+_fused_dumps = _speedups.packet.fused_dumps
+_ACK = socketio.packet.ACK
 
 # python-socketio starts each event handler as
 # start_background_task(self._handle_event_internal, ...); we recognise that
 # call by the function, which exists in the releases we support
 _HANDLE_EVENT_INTERNAL = getattr(socketio.Server, '_handle_event_internal',
                                  None)
+
+_INFO = logging.INFO
+
+
+def _stock_dispatch_shape():
+    """None when python-socketio's event dispatch is the chain the fused
+    path reproduces, else why not (checked by the names its code uses)."""
+    needs = {
+        '_handle_eio_message': ('_binary_packet', 'packet_class',
+                                '_handle_event'),
+        '_handle_event': ('sid_from_eio_sid', 'is_connected',
+                          'async_handlers', 'start_background_task',
+                          '_handle_event_internal'),
+        '_handle_event_internal': ('_trigger_event', 'not_handled',
+                                   '_send_packet', 'packet_class'),
+    }
+    for name, names in needs.items():
+        code = getattr(getattr(socketio.Server, name, None), '__code__',
+                       None)
+        if code is None:
+            return f'this python-socketio has no Server.{name}'
+        missing = [n for n in names if n not in code.co_names]
+        if missing:
+            return f'Server.{name} does not use {", ".join(missing)}'
+    if _HANDLE_EVENT_INTERNAL is None:
+        return 'this python-socketio has no _handle_event_internal'
+    return None
 
 
 class Server(socketio.Server):
@@ -59,6 +98,10 @@ class Server(socketio.Server):
             self._handler_pool = HandlerPool(max_workers=max_handler_threads)
             bound = max_handler_threads or 'no'
             self.fast_paths['handlers'] = f'pooled threads ({bound} bound)'
+        why_not = _stock_dispatch_shape()
+        self._fused_events = why_not is None
+        self.fast_paths['events'] = 'fused dispatch' if why_not is None \
+            else f'stock ({why_not})'
         self._direct_sends = self._engine_takes_text(self.eio)
         self.fast_paths['sends'] = 'direct' if self._direct_sends else \
             'stock (not our engine)'
@@ -69,6 +112,70 @@ class Server(socketio.Server):
         return callable(getattr(cls, 'send_text', None)) and \
             cls.send is engineio.Server.send and \
             cls.send_packet is engineio.Server.send_packet
+
+    def _handle_eio_message(self, eio_sid, data):
+        if not self._fused_events or data.__class__ is not str or \
+                data[:1] != '2' or eio_sid in self._binary_packet or \
+                self.packet_class is not Packet or Packet.json is not jsonmod:
+            return super()._handle_eio_message(eio_sid, data)
+        # an EVENT ('2'): what _handle_event does, with the handler task
+        # started here (the pool's submit is start_background_task's)
+        _, namespace, id, args, _ = _decode_packet(data)
+        namespace = namespace or '/'
+        manager = self.manager
+        sid = manager.sid_from_eio_sid(eio_sid, namespace)
+        # (read before the level check: a packet without arguments fails
+        # here, as python-socketio's log call makes it fail)
+        event = args[0]
+        logger = self.logger
+        if logger.isEnabledFor(_INFO):
+            logger.info('received event "%s" from %s [%s]', event, sid,
+                        namespace)
+        if not manager.is_connected(sid, namespace):
+            logger.warning('%s is not connected to namespace %s', sid,
+                           namespace)
+            return
+        if not self.async_handlers:
+            self._handle_event_internal(self, sid, eio_sid, args, namespace,
+                                        id)
+        elif self._handler_pool is not None:
+            self._handler_pool.submit(self._handle_event_internal, self, sid,
+                                      eio_sid, args, namespace, id)
+        else:
+            self.start_background_task(self._handle_event_internal, self,
+                                       sid, eio_sid, args, namespace, id)
+
+    def _handle_event_internal(self, server, sid, eio_sid, data, namespace,
+                               id):
+        if not self._fused_events:
+            return super()._handle_event_internal(server, sid, eio_sid, data,
+                                                  namespace, id)
+        r = server._trigger_event(data[0], namespace, sid, *data[1:])
+        if r != self.not_handled and id is not None:
+            # the ack: the handler's return value, a tuple as several
+            # arguments
+            if r is None:
+                args = []
+            elif isinstance(r, tuple):
+                args = list(r)
+            else:
+                args = [r]
+            eio = self.eio
+            if self._direct_sends and self.packet_class is Packet and \
+                    Packet.json is jsonmod and \
+                    '_send_packet' not in server.__dict__ and \
+                    'send' not in eio.__dict__ and \
+                    'send_packet' not in eio.__dict__:
+                # what Packet(ACK, ...).encode() makes, without the packet
+                # (None: something orjson alone cannot encode as upstream)
+                fused = _fused_dumps(args)
+                if fused is not None and not fused[1]:
+                    head = '3' if namespace == '/' else '3' + namespace + ','
+                    eio.send_text(eio_sid,
+                                  head + str(id) + fused[0].decode())
+                    return
+            server._send_packet(eio_sid, self.packet_class(
+                _ACK, namespace=namespace, id=id, data=args))
 
     def _send_packet(self, eio_sid, pkt):
         encoded = pkt.encode()
@@ -95,7 +202,8 @@ class Server(socketio.Server):
     def start_background_task(self, target, *args, **kwargs):
         pool = self._handler_pool
         if pool is not None and not kwargs and \
-                getattr(target, '__func__', None) is _HANDLE_EVENT_INTERNAL:
+                getattr(target, '__func__', None) is \
+                Server._handle_event_internal:
             pool.submit(target, *args)
             return None
         return super().start_background_task(target, *args, **kwargs)

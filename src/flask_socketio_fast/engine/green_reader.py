@@ -62,6 +62,7 @@ class GreenReader:
         self._waiter = conn.waiter
         self._call_soon = conn.backend.call_soon
         self._park = conn.backend.park
+        self._deliver = sock.server.message_deliverer()
         # the WSGI server's greenlet while it waits in run()
         self._parked = None
         # messages read and not yet dispatched, last first (one read's
@@ -165,8 +166,7 @@ class GreenReader:
         pool = self._pool
         pending = self._pending
         server = sock.server
-        trigger = server._trigger_event
-        run_async = server.async_handlers
+        deliver = self._deliver
         info = server.logger.isEnabledFor
         sid = sock.sid
         message = sock._ws_message
@@ -214,7 +214,7 @@ class GreenReader:
                 if opcode == _OP_TEXT and len(payload) > 1 and \
                         payload[0] == '4' and '0' <= payload[1] <= '9' and \
                         not sock.closed and not info(_INFO):
-                    trigger('message', sid, payload[1:], run_async=run_async)
+                    deliver(sid, payload[1:])
                     continue
                 ended = message(conn, opcode, payload)
                 if ended is not None:

@@ -218,8 +218,11 @@ class Socket(_StockSocket):
             logger.info('%s: Received packet %s data %s', self.sid, name,
                         data if not isinstance(data, bytes) else '<binary>')
         if packet_type == MESSAGE:
-            server._trigger_event('message', self.sid, data,
-                                  run_async=server.async_handlers)
+            if server.async_handlers:
+                server._trigger_event('message', self.sid, data,
+                                      run_async=True)
+            else:
+                server.dispatch_message(self.sid, data)
         elif packet_type == PONG:
             self.schedule_ping()
         elif packet_type == UPGRADE:
@@ -536,8 +539,7 @@ class Socket(_StockSocket):
         box = conn.outbox
         # the common case inline (green_reader.py does the same): a
         # Socket.IO packet, a text message "4<digit>..."
-        trigger = self.server._trigger_event
-        run_async = self.server.async_handlers
+        deliver = self.server.message_deliverer()
         sid = self.sid
         info = self.server.logger.isEnabledFor
         while True:
@@ -557,7 +559,7 @@ class Socket(_StockSocket):
                 if opcode == _OP_TEXT and len(payload) > 1 and \
                         payload[0] == '4' and '0' <= payload[1] <= '9' and \
                         not self.closed and not info(_INFO):
-                    trigger('message', sid, payload[1:], run_async=run_async)
+                    deliver(sid, payload[1:])
                     continue
                 ended = message(conn, opcode, payload)
                 if ended is not None:
