@@ -141,9 +141,13 @@ def main():
         'event; the packet decode and the ack encode run in the compiled '
         'codec with orjson; the context push and pop skip Flask\'s teardown '
         'walk and signal sends when nothing is registered for them (they '
-        'still run, unchanged, as soon as something is).  What remains is '
-        'mostly the context objects themselves (a fresh `flask.g` and request '
-        'copy per event) and python-socketio\'s dispatch chain.',
+        'still run, unchanged, as soon as something is); python-socketio\'s '
+        'dispatch from the Engine.IO message to the handler task is one call '
+        'of ours that does the same checks (`server.py`, fused dispatch), '
+        'and a JSON-only ack is encoded without a packet object.  What '
+        'remains is mostly the context objects themselves (a fresh `flask.g` '
+        'and request copy per event) and the handler\'s own wrapper '
+        '(`dispatch.py`), which python-socketio\'s `_trigger_event` calls.',
         '',
     ]
     with open(OUT, 'w') as f:
