@@ -21,7 +21,10 @@ and greenlets.  A backend gives it three things:
   monkey-patched (a patched lock costs a Python-level call per use);
 * ``local_buffer()``: a receive buffer (a memoryview) shared by everything
   that runs on the current OS thread: one per thread in threading mode, a
-  single one with greenlets, which never switch while it is in use.
+  single one with greenlets, which never switch while it is in use.  The
+  per-thread ones are anonymous memory maps, so only the pages a read
+  has filled take memory: a thread that only ever reads small messages
+  holds one page, not 64 KiB (every WebSocket has its own thread).
 
 The greenlet waiters can also call back instead of waiting
 (``watch(callback)``, ``pause()``, ``resume()``, ``unwatch()``): the
@@ -35,6 +38,16 @@ import select
 import threading
 
 RECV_SIZE = 65536
+
+
+def _untouched_buffer(size):
+    """A writable memoryview of ``size`` bytes whose pages are only
+    allocated when written (a bytearray is zero-filled at once)."""
+    try:
+        import mmap
+        return memoryview(mmap.mmap(-1, size))
+    except (ImportError, OSError, ValueError):  # pragma: no cover
+        return memoryview(bytearray(size))
 
 
 class _Task:
@@ -108,7 +121,7 @@ class ThreadingBackend:
     def local_buffer(self):
         buf = getattr(self._local, 'buf', None)
         if buf is None:
-            buf = self._local.buf = memoryview(bytearray(RECV_SIZE))
+            buf = self._local.buf = _untouched_buffer(RECV_SIZE)
         return buf
 
 
