@@ -84,14 +84,7 @@ class GreenHandlerPool:
         if inline is not None and inline is greenlet.getcurrent():
             self._inline_greenlet = None
             return self._inline_reader.run_inline(fn, args)
-        task = (fn, args)
-        idle = self._idle
-        if idle:
-            worker = idle.pop()
-        else:
-            worker = greenlet.greenlet(self._run, parent=self._hub_greenlet())
-            self._workers += 1
-        self._ready.append((worker, task))
+        self._ready.append((self._take_worker(), (fn, args)))
         if not self._start_scheduled:
             self._start_scheduled = True
             self._schedule(self._start_ready, None)
@@ -99,15 +92,19 @@ class GreenHandlerPool:
     def run_now(self, fn, arg):
         """From the hub: run ``fn(arg)`` on a worker now.  True when it
         finished, False when it blocked (it goes on when it is woken)."""
-        idle = self._idle
-        if idle:
-            worker = idle.pop()
-        else:
-            worker = greenlet.greenlet(self._run, parent=self._hub_greenlet())
-            self._workers += 1
+        worker = self._take_worker()
         self._finished = None
         worker.switch((fn, (arg,)))
         return self._finished is worker
+
+    def _take_worker(self):
+        # an idle worker if there is one (the last one idle: warm), else
+        # a new one
+        idle = self._idle
+        if idle:
+            return idle.pop()
+        self._workers += 1
+        return greenlet.greenlet(self._run, parent=self._hub_greenlet())
 
     def _start_ready(self, _):
         # runs in the hub: each worker runs until it finishes or blocks, and

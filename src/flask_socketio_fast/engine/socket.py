@@ -586,17 +586,7 @@ class Socket(_StockSocket):
             # we closed: the peer's close is all we wait for
             return True if opcode == _OP_CLOSE else None
         if opcode == _OP_TEXT:
-            # a Socket.IO packet is a message whose data starts with an
-            # ASCII digit; a digit outside 0-6 is an unknown type, ignored
-            # as python-engineio does; anything else cannot be decoded
-            if not payload or not '0' <= payload[0] <= '9':
-                return self._bad_packet(conn, payload)
-            try:
-                packet_type, data, _ = _eio.decode_packet(
-                    payload, packet.Packet.json.loads)
-            except (ValueError, RecursionError):
-                return self._bad_packet(conn, payload)
-            self._receive_ws(packet_type, data)
+            return self._receive_ws_text(conn, payload)
         elif opcode == _OP_BINARY:
             self._receive_ws(MESSAGE, payload)
         elif opcode & _COMPRESSED:
@@ -608,22 +598,28 @@ class Socket(_StockSocket):
                 return exc
             except UnicodeDecodeError:
                 return FrameError(1007, 'invalid UTF-8')
-            if isinstance(data, bytes):
-                self._receive_ws(MESSAGE, data)
-            elif not data or not '0' <= data[0] <= '9':
-                return self._bad_packet(conn, data)
-            else:
-                try:
-                    packet_type, data, _ = _eio.decode_packet(
-                        data, packet.Packet.json.loads)
-                except (ValueError, RecursionError):
-                    return self._bad_packet(conn, data)
-                self._receive_ws(packet_type, data)
+            if not isinstance(data, bytes):
+                return self._receive_ws_text(conn, data)
+            self._receive_ws(MESSAGE, data)
         elif opcode == _OP_PING:
             conn.send(_build_pong(payload))
         elif opcode == _OP_CLOSE:
             self._answer_close(conn, payload)
             return True
+        return None
+
+    def _receive_ws_text(self, conn, text):
+        # a Socket.IO packet is a message whose data starts with an ASCII
+        # digit; a digit outside 0-6 is an unknown type, ignored as
+        # python-engineio does; anything else cannot be decoded
+        if not text or not '0' <= text[0] <= '9':
+            return self._bad_packet(conn, text)
+        try:
+            packet_type, data, _ = _eio.decode_packet(
+                text, packet.Packet.json.loads)
+        except (ValueError, RecursionError):
+            return self._bad_packet(conn, text)
+        self._receive_ws(packet_type, data)
         return None
 
     def _receive_ws(self, packet_type, data):
