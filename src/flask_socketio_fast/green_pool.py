@@ -83,7 +83,8 @@ class GreenHandlerPool:
         inline = self._inline_greenlet
         if inline is not None and inline is greenlet.getcurrent():
             self._inline_greenlet = None
-            return self._inline_reader.run_inline(fn, args)
+            reader, self._inline_reader = self._inline_reader, None
+            return reader.run_inline(fn, args)
         self._ready.append((self._take_worker(), (fn, args)))
         if not self._start_scheduled:
             self._start_scheduled = True

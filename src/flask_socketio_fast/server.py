@@ -99,6 +99,12 @@ class Server(socketio.Server):
             bound = max_handler_threads or 'no'
             self.fast_paths['handlers'] = f'pooled threads ({bound} bound)'
         why_not = _stock_dispatch_shape()
+        if why_not is None:
+            # a subclass of ours that overrides a step of the chain gets
+            # the chain, with its override
+            for name in ('_handle_event', 'start_background_task'):
+                if getattr(type(self), name) is not getattr(Server, name):
+                    why_not = f'{name} is overridden'
         self._fused_events = why_not is None
         self.fast_paths['events'] = 'fused dispatch' if why_not is None \
             else f'stock ({why_not})'

@@ -188,3 +188,19 @@ def test_a_users_json_module_takes_the_stock_chain(monkeypatch):
     assert used == ['loads', 'dumps']
     assert stub.sent == ['34[[1,2]]']
     assert calls == [('echo', '/', 'client', ([1, 2],))]
+
+
+def test_a_subclass_overriding_a_step_keeps_the_chain():
+    seen = []
+
+    class Mine(Server):
+        def _handle_event(self, eio_sid, namespace, id, data):
+            seen.append(data)
+            return super()._handle_event(eio_sid, namespace, id, data)
+
+    server = Mine(async_mode='threading', async_handlers=False)
+    assert server.fast_paths['events'] == 'stock (_handle_event is overridden)'
+    server.manager.connect('e1', '/')
+    server.on('echo', lambda sid, *args: None)
+    server._handle_eio_message('e1', '2["echo",1]')
+    assert seen == [['echo', 1]]

@@ -129,7 +129,7 @@ class GreenReader:
         # connection goes on without it
         self.owner = None
         self._takeover = False
-        if self._pending:
+        if self._pending or self._frame_error is not None:
             self._readable()
 
     def _pause(self):
@@ -233,12 +233,14 @@ class GreenReader:
         finally:
             if pool._inline_greenlet is me:
                 pool._inline_greenlet = None
+                pool._inline_reader = None
             if self.owner is me:
                 self.owner = None
                 if self._paused and self.result is None:
                     self._paused = False
                     self._waiter.resume()
-                if self._pending and self.result is None:
+                if (self._pending or self._frame_error is not None) and \
+                        self.result is None:
                     # (what is still read is the epoll callback's business)
                     self._call_soon(self._readable)
 
@@ -324,8 +326,8 @@ class ReaderQueue:
                 reader._pause()
                 continue
             self._serving = reader
-            # a context per stint, as a task of its own would have: what
-            # a connect handler sets there stays with its connection
+            # a context per stint, as a task of its own would have:
+            # nothing set there leaks into other connections' stints
             contextvars.Context().run(reader._stint, None)
         if self._worker is me:
             self._worker = self._serving = None
