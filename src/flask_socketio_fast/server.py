@@ -40,8 +40,8 @@ _fused_dumps = _speedups.packet.fused_dumps
 _ACK = socketio.packet.ACK
 
 # python-socketio starts each event handler as
-# start_background_task(self._handle_event_internal, ...); we recognise that
-# call by the function, which exists in the releases we support
+# start_background_task(self._handle_event_internal, ...), which our
+# start_background_task recognises; releases without it keep stock handlers
 _HANDLE_EVENT_INTERNAL = getattr(socketio.Server, '_handle_event_internal',
                                  None)
 
@@ -68,8 +68,6 @@ def _stock_dispatch_shape():
         missing = [n for n in names if n not in code.co_names]
         if missing:
             return f'Server.{name} does not use {", ".join(missing)}'
-    if _HANDLE_EVENT_INTERNAL is None:
-        return 'this python-socketio has no _handle_event_internal'
     return None
 
 
@@ -119,6 +117,12 @@ class Server(socketio.Server):
             cls.send is engineio.Server.send and \
             cls.send_packet is engineio.Server.send_packet
 
+    def _sends_direct(self):
+        # (checked per packet: a spy may replace them on the instance)
+        eio_attrs = self.eio.__dict__
+        return self._direct_sends and 'send' not in eio_attrs and \
+            'send_packet' not in eio_attrs
+
     def _handle_eio_message(self, eio_sid, data):
         if not self._fused_events or data.__class__ is not str or \
                 data[:1] != '2' or eio_sid in self._binary_packet or \
@@ -166,19 +170,16 @@ class Server(socketio.Server):
                 args = list(r)
             else:
                 args = [r]
-            eio = self.eio
-            if self._direct_sends and self.packet_class is Packet and \
-                    Packet.json is jsonmod and \
+            if self.packet_class is Packet and Packet.json is jsonmod and \
                     '_send_packet' not in server.__dict__ and \
-                    'send' not in eio.__dict__ and \
-                    'send_packet' not in eio.__dict__:
+                    self._sends_direct():
                 # what Packet(ACK, ...).encode() makes, without the packet
                 # (None: something orjson alone cannot encode as upstream)
                 fused = _fused_dumps(args)
                 if fused is not None and not fused[1]:
                     head = '3' if namespace == '/' else '3' + namespace + ','
-                    eio.send_text(eio_sid,
-                                  head + str(id) + fused[0].decode())
+                    self.eio.send_text(eio_sid,
+                                       head + str(id) + fused[0].decode())
                     return
             server._send_packet(eio_sid, self.packet_class(
                 _ACK, namespace=namespace, id=id, data=args))
@@ -189,9 +190,7 @@ class Server(socketio.Server):
         if isinstance(encoded, list):
             for part in encoded:
                 eio.send(eio_sid, part)
-        elif self._direct_sends and 'send' not in eio.__dict__ and \
-                'send_packet' not in eio.__dict__:
-            # (checked per packet: a spy may replace them on the instance)
+        elif self._sends_direct():
             eio.send_text(eio_sid, encoded)
         else:
             eio.send(eio_sid, encoded)

@@ -184,7 +184,7 @@ class _GreenBackend:
     def park(self):
         """Switch to the hub until something switches back here (what
         the hub-driven readers' WSGI greenlet does while they serve)."""
-        self._get_hub_greenlet().switch()
+        self._get_hub().switch()
 
     def local_buffer(self):
         return self._buf
@@ -206,7 +206,6 @@ class EventletBackend(_GreenBackend):
         self._event = eventlet.event.Event
         self._trampoline = trampoline
         self._get_hub = get_hub
-        self._get_hub_greenlet = get_hub
         import greenlet
         self._getcurrent = greenlet.getcurrent
         self._buf = memoryview(bytearray(RECV_SIZE))
@@ -382,7 +381,6 @@ class GeventBackend(_GreenBackend):
         self.call_soon = lambda fn: gevent.get_hub().loop.run_callback(fn)
         self._event = gevent.event.Event
         self._get_hub = gevent.get_hub
-        self._get_hub_greenlet = gevent.get_hub
         self._timeout = gevent.Timeout
         self._buf = memoryview(bytearray(RECV_SIZE))
 

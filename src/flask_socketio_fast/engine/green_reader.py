@@ -66,7 +66,7 @@ class GreenReader:
         self._call_soon = conn.backend.call_soon
         self._park = conn.backend.park
         self._deliver = sock.server.message_deliverer()
-        self._queue = reader_queue(sock.server, pool, conn.backend.call_soon)
+        self._queue = sock.server.green_reader_queue
         # waiting in the queue for a stint
         self._queued = False
         # the WSGI server's greenlet while it waits in run()
@@ -256,15 +256,6 @@ class GreenReader:
         parked = self._parked
         if parked is not None and not parked.dead:
             parked.switch()
-
-
-def reader_queue(engine, pool, call_soon):
-    """The engine's ReaderQueue (one per engine, made on first use)."""
-    queue = engine.__dict__.get('_green_reader_queue')
-    if queue is None:
-        queue = engine._green_reader_queue = ReaderQueue(engine, pool,
-                                                         call_soon)
-    return queue
 
 
 class ReaderQueue:

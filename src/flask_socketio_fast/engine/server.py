@@ -59,7 +59,7 @@ from .. import _speedups
 from .._speedups.errors import ProtocolViolation
 from .._speedups.wsframe_errors import PROTOCOL_ERROR
 from .. import green_pool
-from . import socket as engine_socket
+from . import green_reader, socket as engine_socket
 from .backends import backend_for
 from .driver import Driver
 from .ratelog import RateLimitedLog
@@ -109,6 +109,9 @@ class EngineServer(engineio.Server):
         #: reused greenlets for event handlers and the hub-driven readers
         #: (eventlet, gevent; the Socket.IO server submits to it too)
         self.green_pool = green_pool.pool_for(self.async_mode)
+        #: the hub-driven readers' queue of readable connections
+        self.green_reader_queue = None if self.green_pool is None else \
+            green_reader.ReaderQueue(self, self.green_pool, backend.call_soon)
         # threads flush appended frames in batches (outbox.flush_batches)
         self._batch_flush = getattr(backend, 'batch_flush', False)
         if backend is None or 'websocket' not in self.transports:
