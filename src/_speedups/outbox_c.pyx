@@ -60,6 +60,11 @@ cdef enum:
     _MAX_IOV = 512
     # an emptied queue keeps an array this small, frees a bigger one
     _KEEP_ITEMS = 64
+    # with threads, a send of no more than this keeps the GIL: a
+    # non-blocking send of a few frames takes microseconds, and letting go
+    # of the GIL while another thread waits for it costs a switch to that
+    # thread and one back
+    _GIL_FREE_SEND = 16384
 
 MAX_FRAMES_PER_SEND = _MAX_IOV
 
@@ -455,7 +460,7 @@ cdef class Outbox:
                 self._abort_locked(None, False)
                 return -1
         k = self._gather(iov, offered)
-        if self.release_gil:
+        if self.release_gil and offered[0] > _GIL_FREE_SEND:
             # the frames stay referenced (only this lock's holder takes
             # them off the queue), so their bytes outlive the send
             with nogil:

@@ -8,7 +8,10 @@ bytes at a time for the XOR.  A chunk holding whole frames is parsed in
 place, without first being copied into the parser's buffer.
 """
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport (PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release,
+                             PyObject_GetBuffer)
+from cpython.exc cimport PyErr_SetFromErrno
+from libc.errno cimport errno
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport uint32_t, uint64_t
@@ -25,6 +28,11 @@ cdef extern from "Python.h":
                                         Py_ssize_t *consumed)
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) \
         except NULL
+
+cdef extern from "nonblocking_send.h":
+    int FSF_NATIVE_SEND
+    int FSF_EAGAIN
+    Py_ssize_t fsf_recv(int fd, char *buf, Py_ssize_t n) nogil
 
 IMPLEMENTATION = 'c'
 
@@ -435,6 +443,34 @@ cdef bytes _frame_from(unsigned char first, object payload):
         return _frame(first, NULL, 0, <const char*>view.buf, view.len)
     finally:
         PyBuffer_Release(&view)
+
+
+def recv_nowait(sock, buf):
+    """One non-blocking read of ``sock`` into the writable buffer
+    ``buf``: the bytes read (0 at the end of the stream), or -1 when
+    nothing is there; OSError on an error.
+
+    The GIL is kept: the read never waits, and letting go of the GIL while
+    another thread wants it costs a switch to that thread and one back."""
+    cdef Py_buffer view
+    cdef Py_ssize_t n
+    if not FSF_NATIVE_SEND:  # pragma: no cover - Windows
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            return -1
+    cdef int fd = sock.fileno()
+    PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+    try:
+        n = fsf_recv(fd, <char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+    if n >= 0:
+        return n
+    if n == -FSF_EAGAIN:
+        return -1
+    errno = <int>-n
+    PyErr_SetFromErrno(OSError)
 
 
 def build_frame(int opcode, payload, fin=True, rsv1=False):

@@ -13,6 +13,11 @@ most handlers do.  This pool keeps that guarantee with reused threads:
 * a worker idle for ``idle_timeout`` seconds exits, so a burst does not
   leave threads behind;
 * each task runs in a fresh ``contextvars`` context, as in a new thread.
+
+A task submitted from the threading-mode WebSocket hub thread
+(engine/thread_reader.py, ``inline_hub``) runs right there instead, unless
+its kind of event once blocked the hub; the hub's watchdog keeps the
+promise above for those.
 """
 
 import collections
@@ -21,6 +26,7 @@ import logging
 import threading
 
 logger = logging.getLogger('flask_socketio_fast')
+_get_ident = threading.get_ident
 
 
 class _Worker:
@@ -70,6 +76,9 @@ class HandlerPool:
         self._idle = []          # workers waiting for a task, newest last
         self._backlog = collections.deque()
         self._workers = 0        # threads alive
+        #: the engine's WebSocket hub (thread_reader.ReaderHub), whose
+        #: thread runs the tasks it submits itself
+        self.inline_hub = None
 
     @property
     def workers(self):
@@ -77,6 +86,10 @@ class HandlerPool:
         return self._workers
 
     def submit(self, fn, *args):
+        hub = self.inline_hub
+        if hub is not None and hub.ident == _get_ident() and \
+                hub.run_inline(fn, args):
+            return
         task = (fn, args)
         with self._lock:
             if self._idle:

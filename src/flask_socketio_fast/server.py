@@ -106,6 +106,14 @@ class Server(socketio.Server):
         self._fused_events = why_not is None
         self.fast_paths['events'] = 'fused dispatch' if why_not is None \
             else f'stock ({why_not})'
+        use_hub = getattr(self.eio, 'use_reader_hub', None)
+        if use_hub is not None and self._fused_events and \
+                self.async_handlers and self._handler_pool is not None and \
+                use_hub(self._binary_packet):
+            # (an EVENT only starts its task: the engine's hub thread may
+            # dispatch it, and run it too, engine/thread_reader.py)
+            self._handler_pool.inline_hub = self.eio.thread_reader_hub
+            self.fast_paths['engine'] = self.eio.fast_path
         self._direct_sends = self._engine_takes_text(self.eio)
         self.fast_paths['sends'] = 'direct' if self._direct_sends else \
             'stock (not our engine)'

@@ -313,6 +313,16 @@ def _header(first, length):
     return bytes((first, 127)) + length.to_bytes(8, 'big')
 
 
+def recv_nowait(sock, buf):
+    """One non-blocking read of ``sock`` into the writable buffer
+    ``buf``: the bytes read (0 at the end of the stream), or -1 when
+    nothing is there; OSError on an error."""
+    try:
+        return sock.recv_into(buf)
+    except (BlockingIOError, InterruptedError):
+        return -1
+
+
 def build_frame(opcode, payload, fin=True, rsv1=False):
     """One unmasked frame (what a server sends)."""
     payload = _as_bytes(payload)

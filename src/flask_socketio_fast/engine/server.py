@@ -44,6 +44,11 @@ Options (all keyword arguments of ``SocketIO(...)`` / ``socketio.Server``):
 ``max_polling_packets`` (1,000)
     Packets accepted in one polling POST (python-engineio: 16, and it
     silently drops the rest).  More is answered ``400``.
+``websocket_reader_hub`` (True)
+    Threading mode: one epoll thread reads every WebSocket connection
+    (thread_reader.py) when the Socket.IO server starts event handlers as
+    tasks of their own; False keeps a read loop on each connection's own
+    thread.
 """
 
 import collections
@@ -59,7 +64,7 @@ from .. import _speedups
 from .._speedups.errors import ProtocolViolation
 from .._speedups.wsframe_errors import PROTOCOL_ERROR
 from .. import green_pool
-from . import green_reader, socket as engine_socket
+from . import green_reader, socket as engine_socket, thread_reader
 from .backends import backend_for
 from .driver import Driver
 from .ratelog import RateLimitedLog
@@ -74,6 +79,7 @@ DEFAULTS = {
     'websocket_max_pending_frames': 10000,
     'websocket_close_timeout': 5.0,
     'max_polling_packets': 1000,
+    'websocket_reader_hub': True,
 }
 
 
@@ -112,6 +118,12 @@ class EngineServer(engineio.Server):
         #: the hub-driven readers' queue of readable connections
         self.green_reader_queue = None if self.green_pool is None else \
             green_reader.ReaderQueue(self, self.green_pool, backend.call_soon)
+        #: threading: the epoll thread reading every WebSocket, once the
+        #: Socket.IO server says which events it may dispatch (use_hub)
+        self.thread_reader_hub = None
+        #: what that thread may dispatch itself: EVENT packets of sids not
+        #: in this container (python-socketio's pending binary packets)
+        self.hub_events = None
         # threads flush appended frames in batches (outbox.flush_batches)
         self._batch_flush = getattr(backend, 'batch_flush', False)
         if backend is None or 'websocket' not in self.transports:
@@ -132,6 +144,25 @@ class EngineServer(engineio.Server):
                 f'own WebSocket driver and frame codec ({servers}; '
                 f'permessage-deflate {compression}), one ping timer'
                 f'{readers}')
+
+    def use_reader_hub(self, hub_events):
+        """Threading mode: serve WebSockets from one epoll thread
+        (thread_reader.py).  Called by our Socket.IO server when an EVENT
+        packet only starts its handler as a task (never blocks the reader);
+        ``hub_events`` is the container of sids whose next message is a
+        binary attachment.  True when the hub is in use."""
+        if self._driver is None or self.async_mode != 'threading' or \
+                not self.websocket_reader_hub or not thread_reader.AVAILABLE:
+            return False
+        if self.thread_reader_hub is None:
+            self.thread_reader_hub = thread_reader.ReaderHub(self)
+            self.own_fast_path += ', one hub thread reading'
+            if self._driver.fallbacks:
+                self.fast_path = self.fast_path + ', one hub thread reading'
+            else:
+                self.fast_path = self.own_fast_path
+        self.hub_events = hub_events
+        return True
 
     @property
     def websocket_fallbacks(self):

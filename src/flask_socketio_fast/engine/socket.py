@@ -67,7 +67,7 @@ from engineio import exceptions, packet
 from .. import _speedups
 from .._speedups.errors import DecodeKeyError
 from .._speedups.wsframe_errors import PROTOCOL_ERROR, FrameError
-from . import green_reader, wsconn
+from . import green_reader, thread_reader, wsconn
 
 _wsframe = _speedups.wsframe
 _eio = _speedups.eio
@@ -469,6 +469,10 @@ class Socket(_StockSocket):
             if pool is not None:
                 server.hub_driven_sessions += 1
                 return green_reader.GreenReader(self, conn, pool).run()
+            hub = server.thread_reader_hub
+            if hub is not None and server.hub_events is not None:
+                server.hub_driven_sessions += 1
+                return thread_reader.ThreadReader(self, conn, hub).run()
         return self._ws_loop(conn, timeout)
 
     def _ws_switch(self, conn):

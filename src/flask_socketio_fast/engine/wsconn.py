@@ -35,6 +35,7 @@ OPEN, CLOSING, CLOSED = 0, 1, 2
 _wsframe = _speedups.wsframe
 _build_close = _wsframe.build_close_frame
 _build_frame = _wsframe.build_frame
+_recv_nowait = _wsframe.recv_nowait
 
 # how long finish() waits for the peer's close frame or EOF after ours
 _LINGER = 2.0
@@ -280,14 +281,14 @@ class WebSocketConnection:
                 if not self.waiter.readable(timeout):
                     raise TimeoutError('nothing received for %s s' % timeout)
             try:
-                n = raw.recv_into(buf)
-            except (BlockingIOError, InterruptedError):
-                drained = True
-                continue
+                n = _recv_nowait(raw, buf)
             except OSError:
                 return None
-            if n == 0:
-                return None
+            if n <= 0:
+                if n == 0:
+                    return None
+                drained = True
+                continue
             drained = self._drained = n < len(buf)
             events = parser.feed(buf[:n])
             # (only now: the buffer is shared with the other greenlets)
@@ -314,14 +315,14 @@ class WebSocketConnection:
         size = len(buf)
         while True:
             try:
-                n = raw.recv_into(buf)
-            except (BlockingIOError, InterruptedError):
-                self._drained = True
-                return None if self.outbox.state == CLOSED else []
+                n = _recv_nowait(raw, buf)
             except OSError:
                 return None
-            if n == 0:
-                return None
+            if n <= 0:
+                if n == 0:
+                    return None
+                self._drained = True
+                return None if self.outbox.state == CLOSED else []
             events = self.parser.feed(buf[:n])
             if n < size:
                 self._drained = True
