@@ -460,7 +460,12 @@ def recv_nowait(sock, buf):
         except (BlockingIOError, InterruptedError):
             return -1
     cdef int fd = sock.fileno()
-    PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+    try:
+        PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+    except BufferError:
+        # (what socket.recv_into raises, as the pure twin does)
+        raise TypeError('recv_nowait() needs a writable buffer, not '
+                        + type(buf).__name__) from None
     try:
         n = fsf_recv(fd, <char *>view.buf, view.len)
     finally:
