@@ -7,10 +7,12 @@ flush writes every recipient once.  Here ``append`` is a C method (lock,
 state check, a reference to the shared frame, dirty mark) with no Python
 frame and no copy, and the write is one ``sendmsg(2)`` gathering the queued
 frames straight from the bytes objects, without the ``socket`` object's
-call and exception machinery.  With threads (``release_gil``) that send lets
-other threads run; with greenlets it does not, as nothing else could run on
-the hub meanwhile and retaking the GIL from another OS thread could stall
-the hub.  ``flush_batches`` writes many outboxes with the GIL released once
+call and exception machinery.  With threads (``release_gil``) a send of
+more than 16 KiB lets other threads run; a smaller one keeps the GIL, as
+letting go of it while another thread waits costs two thread switches.
+With greenlets no send lets go of it, as nothing else could run on the hub
+meanwhile and retaking the GIL from another OS thread could stall the
+hub.  ``flush_batches`` writes many outboxes with the GIL released once
 for all of them.
 
 The lock is our own (``Lock``): a flag guarded by the GIL, with an OS lock

@@ -10,13 +10,13 @@ place, without first being copied into the parser's buffer.
 
 from cpython.buffer cimport (PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_Release,
                              PyObject_GetBuffer)
-from cpython.exc cimport PyErr_SetFromErrno
-from libc.errno cimport errno
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+
+import os
 
 from flask_socketio_fast._speedups.wsframe_errors import FrameError
 
@@ -474,8 +474,8 @@ def recv_nowait(sock, buf):
         return n
     if n == -FSF_EAGAIN:
         return -1
-    errno = <int>-n
-    PyErr_SetFromErrno(OSError)
+    # (OSError picks the subclass from the number, as socket.recv_into's)
+    raise OSError(<int>-n, os.strerror(<int>-n))
 
 
 def build_frame(int opcode, payload, fin=True, rsv1=False):

@@ -70,6 +70,12 @@ WATCH_INTERVAL = 0.002
 _QUIET_LOOKS = 50
 # kinds of events remembered as blocking; past that, the hub runs none
 _MAX_BLOCKING = 1024
+# a handler left behind that finishes this soon after is let back on the
+# hub (it was kept from the GIL rather than blocked), this many times
+_PARDON_WITHIN = 0.005
+_MAX_PARDONS = 3
+if AVAILABLE:
+    _HANGUP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 
 class ReaderHub:
@@ -96,16 +102,23 @@ class ReaderHub:
         self._at = 0
         self._again = []
         self._serving = None
-        # what the watchdog looks at, under _guard
+        # what the watchdog looks at, under _guard: the leader's token
+        # while it dispatches a message (which may run a handler, or
+        # python-socketio's disconnect handling), how many it started,
+        # and the kind of event whose handler runs, if one does
         self._guard = threading.Lock()
-        self._in_handler = None   # the leader's token while in a handler
-        self._handlers = 0        # handlers started so far
+        self._watched = None
+        self._dispatches = 0
         self._handler_key = None
         self._parked = False
         self._unpark = threading.Lock()
         self._unpark.acquire()
-        #: (namespace, event) whose handler once blocked the hub: pooled
+        #: (namespace, event) whose handler blocked the hub: pooled
         self.blocking = set()
+        # (namespace, event) -> times it was let back on the hub
+        self._pardons = {}
+        # left-behind leader's token -> (when, the kind of event it ran)
+        self._taken_over = {}
         #: times the watchdog started a new hub thread
         self.takeovers = 0
 
@@ -118,7 +131,7 @@ class ReaderHub:
             if not self._started:
                 self._epoll = select.epoll()
                 token = self._leader = object()
-                threading.Thread(target=self._run, args=(token,),
+                threading.Thread(target=self._run, args=(token, None),
                                  daemon=True,
                                  name='flask-socketio-fast-ws-hub').start()
                 threading.Thread(target=self._watch, daemon=True,
@@ -148,7 +161,13 @@ class ReaderHub:
 
     # -- the hub thread ------------------------------------------------------
 
-    def _run(self, token):
+    def _run(self, token, go):
+        if go is not None:
+            # a successor: wait until the watchdog has handed the loop over
+            # (or found that the old thread went on after all)
+            go.wait()
+            if self._leader is not token:
+                return
         self.ident = threading.get_ident()
         poll = self._epoll.poll
         readers = self._readers
@@ -161,11 +180,16 @@ class ReaderHub:
                 except InterruptedError:  # pragma: no cover - PEP 475
                     continue
                 batch, self._again = again, []
-                for fd, _ in ready:
+                for fd, mask in ready:
                     reader = readers.get(fd)
                     # (one left over may be reported too: served twice, the
                     # second read finds nothing)
                     if reader is not None:
+                        if mask & _HANGUP:
+                            # the end of the stream raises no edge of its
+                            # own when it came with the last data: read on
+                            # until the socket says so
+                            reader.hangup = True
                         batch.append(reader)
                 self._batch, self._at = batch, 0
                 continue
@@ -174,8 +198,10 @@ class ReaderHub:
             self._serving = reader
             try:
                 more = reader.serve(token)
-            except BaseException:  # pragma: no cover - serve catches
+            except BaseException as exc:  # pragma: no cover - serve catches
                 logger.exception('flask-socketio-fast: WebSocket hub error')
+                if self._leader is token:
+                    reader._fail(exc)
                 more = False
             if self._leader is not token:
                 # stuck in a handler meanwhile: a successor took it all over
@@ -184,26 +210,39 @@ class ReaderHub:
             if more:
                 self._again.append(reader)
 
+    def dispatch(self, token, deliver, sid, data):
+        """``deliver(sid, data)`` on the hub thread, watched; False when
+        it blocked and a successor has taken the hub over meanwhile."""
+        guard = self._guard
+        with guard:
+            self._watched = token
+            self._dispatches += 1
+            if self._parked:
+                self._parked = False
+                self._unpark.release()
+        try:
+            deliver(sid, data)
+        finally:
+            with guard:
+                if self._watched is token:
+                    self._watched = None
+        return self._leader is token
+
     def run_inline(self, fn, args):
         """Run an event's handler task on the hub thread (HandlerPool's
         ``submit`` calls this there); False when it must go to the pool:
         its kind of event blocked the hub before."""
         # (python-socketio's _handle_event_internal arguments: server, sid,
         # eio_sid, data, namespace, id)
-        if len(args) != 6 or not args[3]:
+        if len(args) != 6 or not args[3] or type(args[3][0]) is not str or \
+                type(args[4]) is not str:
             return False
         blocking = self.blocking
         key = (args[4], args[3][0])
         if blocking and (key in blocking or len(blocking) >= _MAX_BLOCKING):
             return False
         token = self._leader
-        with self._guard:
-            self._in_handler = token
-            self._handlers += 1
-            self._handler_key = key
-            if self._parked:
-                self._parked = False
-                self._unpark.release()
+        self._handler_key = key
         try:
             # a fresh context, as a task of its own would have
             contextvars.Context().run(fn, *args)
@@ -211,10 +250,25 @@ class ReaderHub:
             logger.exception('Unhandled exception in a Socket.IO event '
                              'handler')
         finally:
-            with self._guard:
-                if self._in_handler is token:
-                    self._in_handler = None
+            if self._leader is token:
+                self._handler_key = None
+            else:
+                self._left_behind_done(token)
         return True
+
+    def _left_behind_done(self, token):
+        # this thread was left behind in a handler: one that finished soon
+        # after (it lost the GIL for a while rather than blocked) is let
+        # back on the hub, a few times per kind of event
+        with self._guard:
+            taken = self._taken_over.pop(token, None)
+            if taken is None:
+                return
+            when, key = taken
+            if time.monotonic() - when < _PARDON_WITHIN and \
+                    self._pardons.get(key, 0) < _MAX_PARDONS:
+                self._pardons[key] = self._pardons.get(key, 0) + 1
+                self.blocking.discard(key)
 
     # -- the watchdog ----------------------------------------------------------
 
@@ -222,47 +276,78 @@ class ReaderHub:
         seen = -1
         quiet = 0
         while True:
-            time.sleep(WATCH_INTERVAL)
-            park = False
-            with self._guard:
-                count = self._handlers
-                if self._in_handler is not None and count == seen:
-                    self._take_over_locked()
+            try:
+                time.sleep(WATCH_INTERVAL)
+                park = stuck = False
+                with self._guard:
+                    count = self._dispatches
+                    if self._watched is not None and count == seen:
+                        stuck = True
+                    elif self._watched is None and count == seen:
+                        quiet += 1
+                        if quiet >= _QUIET_LOOKS:
+                            # nothing ran for a while: sleep until a
+                            # message is dispatched
+                            park = self._parked = True
+                    else:
+                        quiet = 0
+                if stuck:
+                    self._take_over(count)
                     quiet = 0
-                elif self._in_handler is None and count == seen:
-                    quiet += 1
-                    if quiet >= _QUIET_LOOKS:
-                        # nothing ran for a while: sleep until a handler does
-                        park = self._parked = True
-                else:
-                    quiet = 0
-            seen = count
-            if park:
-                self._unpark.acquire()
-                seen, quiet = -1, 0
+                seen = count
+                if park:
+                    self._unpark.acquire()
+                    seen, quiet = -1, 0
+            except Exception:  # pragma: no cover - keep watching
+                logger.exception('flask-socketio-fast: WebSocket hub '
+                                 'watchdog error')
 
-    def _take_over_locked(self):
-        # the hub has been in one handler for a whole interval: a new hub
+    def _take_over(self, count):
+        # the hub has been in one dispatch for a whole interval: a new hub
         # thread goes on from where it is (the rest of that connection
-        # first), the old one finishes its handler and exits
-        key = self._handler_key
-        if key not in self.blocking:
-            self.blocking.add(key)
-            logger.info('flask-socketio-fast: the handler of event %r '
-                        '(namespace %s) blocked the WebSocket hub thread; '
+        # first), the old one finishes what it runs and exits
+        token = object()
+        go = threading.Event()
+        thread = threading.Thread(target=self._run, args=(token, go),
+                                  daemon=True,
+                                  name='flask-socketio-fast-ws-hub')
+        try:
+            thread.start()
+        except RuntimeError:
+            # no thread to be had now: the hub stays stuck until its
+            # handler returns; try again at the next look
+            logger.warning('flask-socketio-fast: cannot start a thread to '
+                           'take over the blocked WebSocket hub')
+            return
+        with self._guard:
+            if self._watched is None or self._dispatches != count:
+                # it went on meanwhile: the new thread is not needed
+                key = None
+                handed_over = False
+            else:
+                handed_over = True
+                key = self._handler_key
+                old = self._leader
+                if key is not None:
+                    self.blocking.add(key)
+                    self._taken_over[old] = (time.monotonic(), key)
+                reader = self._serving
+                self._serving = None
+                if reader is not None and reader.result is None:
+                    reader.owner = None
+                    self._batch.insert(self._at, reader)
+                self._leader = token
+                self.ident = None
+                self._watched = None
+                self.takeovers += 1
+        go.set()
+        if not handed_over:
+            return
+        if key is not None:
+            logger.info('flask-socketio-fast: the handler of event %.80r '
+                        '(namespace %.80s) blocked the WebSocket hub thread; '
                         'its events run on pooled threads from now on',
                         key[1], key[0])
-        reader = self._serving
-        self._serving = None
-        if reader is not None and reader.result is None:
-            reader.owner = None
-            self._batch.insert(self._at, reader)
-        token = self._leader = object()
-        self.ident = None
-        self._in_handler = None
-        self.takeovers += 1
-        threading.Thread(target=self._run, args=(token,), daemon=True,
-                         name='flask-socketio-fast-ws-hub').start()
 
 
 class ThreadReader:
@@ -284,6 +369,9 @@ class ThreadReader:
         self._done = threading.Event()
         # messages read and not yet handled by the hub, last first
         self._pending = []
+        #: epoll reported the end of the stream (or an error): the next
+        #: reads end the session, however short the last one was
+        self.hangup = False
         self._frame_error = None
         #: None, the hub, or the thread running this connection's stint
         self.owner = None
@@ -336,7 +424,7 @@ class ThreadReader:
             if events:
                 events.reverse()
                 pending[:] = events
-        hub = self._hub
+        dispatch = self._hub.dispatch
         hub_events = self._server.hub_events
         deliver = self._deliver
         sid = sock.sid
@@ -347,10 +435,9 @@ class ThreadReader:
                 if payload[:2] == '42' and hub_events is not None and \
                         sid not in hub_events:
                     pending.pop()
-                    deliver(sid, payload[1:])
-                    if hub._leader is not token:
-                        # blocked in that handler and left behind: the new
-                        # hub thread has this connection now
+                    if not dispatch(token, deliver, sid, payload[1:]):
+                        # blocked in there and left behind: the new hub
+                        # thread has this connection now
                         return False
                     continue
                 if payload == '3':
@@ -370,7 +457,7 @@ class ThreadReader:
             self._end(False)
             return False
         self.owner = None
-        return not conn.drained
+        return self.hangup or not conn.drained
 
     def _hand_over(self, events):
         error, self._frame_error = self._frame_error, None
