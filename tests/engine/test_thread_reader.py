@@ -31,6 +31,12 @@ class _Served:
             if auth and auth.get('slow'):
                 time.sleep(auth['slow'])
 
+        self.slow_disconnect = 0
+
+        @sio.on('disconnect')
+        def disconnect(*reason):
+            time.sleep(self.slow_disconnect)
+
         @sio.on('echo')
         def echo(data):
             return data
@@ -316,3 +322,25 @@ def test_odd_event_names_do_not_upset_the_watchdog(served):
         b.disconnect()
     finally:
         ws.close()
+
+
+def test_a_refused_packet_with_a_slow_disconnect_handler(served):
+    # the strictness rules refuse the packet and end that session on the
+    # hub, which runs python-socketio's disconnect handling and the app's
+    # (slow) disconnect handler: the watchdog hands the hub over for it
+    s = served()
+    s.slow_disconnect = 1.0
+    b = _ws(s)
+    ws = _raw_ws(s.port)
+    try:
+        ws.send('42["echo",NaN]')
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        for i in range(3):
+            assert b.call('echo', i, timeout=5) == i
+        assert time.monotonic() - t0 < 0.5
+        assert s.hub.takeovers >= 1
+    finally:
+        ws.close()
+        s.slow_disconnect = 0
+        b.disconnect()
