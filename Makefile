@@ -15,7 +15,7 @@ run: build examples/node_modules/.package-lock.json
 test: build test-deps
 	FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider
 	# the API and differential suites once more on the pure-Python twins
-	env -u FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS FLASK_SOCKETIO_FAST_NO_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/api tests/differential
+	env -u FLASK_SOCKETIO_FAST_REQUIRE_EXTENSIONS FLASK_SOCKETIO_FAST_NO_EXTENSIONS=1 $(PY) -m pytest -q -p no:cacheprovider tests/api tests/differential tests/engine/test_fused_dispatch.py tests/engine/test_thread_reader.py
 
 venv: $(STAMP)
 

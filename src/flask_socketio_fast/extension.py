@@ -76,7 +76,13 @@ class SocketIO:
                                 event handlers run on reused threads; this
                                 bounds how many run at once (default: no
                                 bound, a blocked handler never delays
-                                another event).
+                                another event).  Handlers of WebSocket
+                                events that the hub thread runs itself
+                                (docs/receive-path.md) do not count.
+    :param websocket_reader_hub: Threading mode: one hub thread reads every
+                                 WebSocket and runs event handlers itself
+                                 (default True); False gives each
+                                 connection a reader thread of its own.
     """
 
     reason = socketio.Server.reason
