@@ -539,13 +539,10 @@ class Socket(_StockSocket):
 
     def _ws_loop(self, conn, timeout):
         receive = conn.receive
-        message = self._ws_message
+        handle = self._ws_handle
         box = conn.outbox
-        # the common case inline (green_reader.py does the same): a
-        # Socket.IO packet, a text message "4<digit>..."
         deliver = self.server.message_deliverer()
-        sid = self.sid
-        info = self.server.logger.isEnabledFor
+        cooperate = conn.cooperate
         while True:
             error = None
             try:
@@ -557,24 +554,38 @@ class Socket(_StockSocket):
                 return False
             if events is None:
                 return True
-            cooperate = conn.cooperate
-            for opcode, payload in events:
-                cooperate(1)
-                if opcode == _OP_TEXT and len(payload) > 1 and \
-                        payload[0] == '4' and '0' <= payload[1] <= '9' and \
-                        not self.closed and not info(_INFO):
-                    deliver(sid, payload[1:])
-                    continue
-                ended = message(conn, opcode, payload)
-                if ended is not None:
-                    if ended is True or ended is False:
-                        return ended
-                    error = ended
-                    break
+            ended = handle(conn, events, deliver, cooperate)
+            if ended is not None:
+                if ended is True or ended is False:
+                    return ended
+                error = ended
             if error is not None:
                 return self._ws_frame_error(conn, error)
             if box.state != _OPEN and not self.closed:
                 return False
+
+    def _ws_handle(self, conn, events, deliver, cooperate=None):
+        """Handle one read's messages in order (the read loops': here and
+        thread_reader.py's stints).  None to go on, else how the session
+        ends: True, False, or a FrameError to close it with (what came
+        after the bad message is dropped)."""
+        message = self._ws_message
+        sid = self.sid
+        info = self.server.logger.isEnabledFor
+        for opcode, payload in events:
+            if cooperate is not None:
+                cooperate(1)
+            # the common case inline (green_reader.py does the same): a
+            # Socket.IO packet, a text message "4<digit>..."
+            if opcode == _OP_TEXT and len(payload) > 1 and \
+                    payload[0] == '4' and '0' <= payload[1] <= '9' and \
+                    not self.closed and not info(_INFO):
+                deliver(sid, payload[1:])
+                continue
+            ended = message(conn, opcode, payload)
+            if ended is not None:
+                return ended
+        return None
 
     def _ws_frame_error(self, conn, error):
         self.server._ratelog.log('ws-frame', _INFO,

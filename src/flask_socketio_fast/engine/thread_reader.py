@@ -475,24 +475,14 @@ class ThreadReader:
         conn = self._conn
         box = conn.outbox
         deliver = self._deliver
-        message = sock._ws_message
-        info = self._server.logger.isEnabledFor
-        sid = sock.sid
         try:
             while True:
-                for opcode, payload in events:
-                    if opcode == _OP_TEXT and len(payload) > 1 and \
-                            payload[0] == '4' and '0' <= payload[1] <= '9' \
-                            and not sock.closed and not info(_INFO):
-                        deliver(sid, payload[1:])
-                        continue
-                    ended = message(conn, opcode, payload)
-                    if ended is not None:
-                        if ended is not True and ended is not False:
-                            # (what came after the bad message is dropped)
-                            ended = sock._ws_frame_error(conn, ended)
-                        self._end(ended)
-                        return
+                ended = sock._ws_handle(conn, events, deliver)
+                if ended is not None:
+                    if ended is not True and ended is not False:
+                        ended = sock._ws_frame_error(conn, ended)
+                    self._end(ended)
+                    return
                 if error is not None:
                     self._end(sock._ws_frame_error(conn, error))
                     return
