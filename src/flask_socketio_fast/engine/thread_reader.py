@@ -39,8 +39,10 @@ needed) and ``select.epoll`` exists; otherwise socket.py's read loop runs
 on the WSGI server's thread.  ``fast_path`` says which.
 """
 
+import collections
 import contextvars
 import logging
+import os
 import select
 import threading
 import time
@@ -121,6 +123,10 @@ class ReaderHub:
         self._taken_over = {}
         #: times the watchdog started a new hub thread
         self.takeovers = 0
+        # readers a stint gives back with messages for the hub to run,
+        # and the pipe that wakes the hub for them
+        self._handed_back = collections.deque()
+        self._wake_r = self._wake_w = None
 
     @property
     def connections(self):
@@ -130,6 +136,10 @@ class ReaderHub:
         with self._lock:
             if not self._started:
                 self._epoll = select.epoll()
+                self._wake_r, self._wake_w = os.pipe()
+                os.set_blocking(self._wake_r, False)
+                os.set_blocking(self._wake_w, False)
+                self._epoll.register(self._wake_r, select.EPOLLIN)
                 token = self._leader = object()
                 threading.Thread(target=self._run, args=(token, None),
                                  daemon=True,
@@ -149,6 +159,16 @@ class ReaderHub:
                     self._epoll.unregister(reader.fd)
                 except (OSError, ValueError):
                     pass
+
+    def hand_back(self, reader):
+        """A stint stopped at a message the hub runs: serve ``reader``'s
+        pending messages on the hub thread."""
+        self._handed_back.append(reader)
+        try:
+            os.write(self._wake_w, b'\0')
+        except BlockingIOError:
+            # the pipe is full: the hub is awake anyway
+            pass
 
     def rearm(self, reader):
         """Report the socket again if it is readable now (edge-triggered:
@@ -180,7 +200,11 @@ class ReaderHub:
                 except InterruptedError:  # pragma: no cover - PEP 475
                     continue
                 batch, self._again = again, []
+                wake = self._wake_r
                 for fd, mask in ready:
+                    if fd == wake:
+                        self._take_handed_back(batch)
+                        continue
                     reader = readers.get(fd)
                     # (one left over may be reported too: served twice, the
                     # second read finds nothing)
@@ -209,6 +233,16 @@ class ReaderHub:
             self._serving = None
             if more:
                 self._again.append(reader)
+
+    def _take_handed_back(self, batch):
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        handed_back = self._handed_back
+        while handed_back:
+            batch.append(handed_back.popleft())
 
     def dispatch(self, token, deliver, sid, data):
         """``deliver(sid, data)`` on the hub thread, watched; False when
@@ -470,18 +504,28 @@ class ThreadReader:
     # -- on a stint's thread -----------------------------------------------
 
     def _stint(self, events, error):
-        """What socket.py's read loop does, until the socket is drained."""
+        """What socket.py's read loop does, until the socket is drained or
+        an event the hub may run comes up: from there on the hub goes on,
+        so that the events of a connection run in order on one thread."""
         sock = self._sock
         conn = self._conn
         box = conn.outbox
         deliver = self._deliver
         try:
             while True:
-                ended = sock._ws_handle(conn, events, deliver)
+                at = self._first_for_hub(events)
+                ended = sock._ws_handle(
+                    conn, events if at is None else events[:at], deliver)
                 if ended is not None:
                     if ended is not True and ended is not False:
                         ended = sock._ws_frame_error(conn, ended)
                     self._end(ended)
+                    return
+                if at is not None:
+                    rest = events[at:]
+                    rest.reverse()
+                    self._pending = rest
+                    self._frame_error = error
                     return
                 if error is not None:
                     self._end(sock._ws_frame_error(conn, error))
@@ -506,9 +550,24 @@ class ThreadReader:
         finally:
             if self.result is None:
                 self.owner = None
+                hub = self._hub
+                if self._pending or self._frame_error is not None:
+                    hub.hand_back(self)
                 # (an edge raised while this stint owned the socket went
                 # to the hub, which left it alone)
-                self._hub.rearm(self)
+                hub.rearm(self)
+
+    def _first_for_hub(self, events):
+        """Where in ``events`` the first one the hub may run is, or None."""
+        sock = self._sock
+        hub_events = self._server.hub_events
+        if hub_events is None or sock.sid in hub_events or sock.closed or \
+                self._server.logger.isEnabledFor(_INFO):
+            return None
+        for at, (opcode, payload) in enumerate(events):
+            if opcode == _OP_TEXT and payload[:2] == '42':
+                return at
+        return None
 
     def _fail(self, exc):
         # socket.py logs it and closes with 1011, as for the read loop
