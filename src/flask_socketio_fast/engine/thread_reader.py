@@ -28,8 +28,9 @@ setting ``engine.hub_events`` (server.py), and a PONG.  Anything else --
 CONNECT and its handler, DISCONNECT, acks and their callbacks, binary
 packets, close frames -- goes, with whatever came after it, to a *stint* on
 a pool thread that serves the connection exactly as the per-connection read
-loop would (socket.py ``_ws_loop``) until the socket is drained; the
-connection is handed back to the hub then.  A connection has one owner at a
+loop would (socket.py ``_ws_loop``) until the socket is drained or the next
+message is one the hub runs; the connection is handed back to the hub then
+(``hand_back``: a pipe in the hub's epoll set wakes it).  A connection has one owner at a
 time (the hub or its stint), so its messages are handled in wire order, and
 a stint that blocks holds up that connection only, as upstream's reader
 thread would.
