@@ -2,10 +2,14 @@
 and flask_socketio_fast (our engine), per async mode: what the clients see
 must be equal."""
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
-import socketio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'apps'))
+from ordered_client import ordered_client  # noqa: E402
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(120)]
 
@@ -26,7 +30,9 @@ def scenario(url):
     try:
         for transports in (['websocket'], ['polling', 'websocket'],
                            ['polling']):
-            c = socketio.Client(reconnection=False)
+            # (python-socketio's client handles each message on a thread of
+            # its own: this one keeps their order, for both servers)
+            c = ordered_client(reconnection=False)
             got = {'item': [], 'heard': []}
             c.on('item', got['item'].append)
             c.on('heard', got['heard'].append)

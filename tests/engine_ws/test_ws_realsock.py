@@ -2,13 +2,18 @@
 server variant the driver serves: well-behaved clients (python-socketio),
 and raw clients that break the protocol."""
 
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import socketio
 
 from .rawclient import Closed, RawWebSocket, http_request, upgrade_head
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'apps'))
+from ordered_client import ordered_client  # noqa: E402
 
 pytestmark = [pytest.mark.realsock, pytest.mark.timeout(90)]
 
@@ -266,7 +271,9 @@ def test_broadcasts_reach_every_client_in_order(server, count):
     clients = []
     try:
         for i in range(12):
-            c = socketio.Client(reconnection=False)
+            # (python-socketio's client handles each message on a thread of
+            # its own: this one keeps their order)
+            c = ordered_client(reconnection=False)
             heard = []
             c.on('heard', heard.append)
             c.connect(server.url, wait_timeout=10,
