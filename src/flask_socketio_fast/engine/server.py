@@ -155,7 +155,7 @@ class EngineServer(engineio.Server):
                 not self.websocket_reader_hub or not thread_reader.AVAILABLE:
             return False
         if self.thread_reader_hub is None:
-            self.thread_reader_hub = thread_reader.ReaderHub(self)
+            self.thread_reader_hub = thread_reader.ReaderHub()
             self.own_fast_path += ', one hub thread reading'
             if self._driver.fallbacks:
                 self.fast_path = self.fast_path + ', one hub thread reading'

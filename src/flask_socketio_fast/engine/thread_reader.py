@@ -85,12 +85,9 @@ class ReaderHub:
     """The hub thread, its watchdog and the connections it watches
     (module docstring).  Started with the first connection; both threads
     sleep while nothing arrives.
-
-    :param engine: Our engine server.
     """
 
-    def __init__(self, engine):
-        self._engine = engine
+    def __init__(self):
         self._lock = threading.Lock()
         self._epoll = None
         self._started = False
