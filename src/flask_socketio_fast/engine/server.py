@@ -156,11 +156,9 @@ class EngineServer(engineio.Server):
             return False
         if self.thread_reader_hub is None:
             self.thread_reader_hub = thread_reader.ReaderHub()
+            # (at start-up: no request has taken a fallback yet)
             self.own_fast_path += ', one hub thread reading'
-            if self._driver.fallbacks:
-                self.fast_path = self.fast_path + ', one hub thread reading'
-            else:
-                self.fast_path = self.own_fast_path
+            self.fast_path = self.own_fast_path
         self.hub_events = hub_events
         return True
 

@@ -391,6 +391,7 @@ class ThreadReader:
     """
 
     def __init__(self, sock, conn, hub):
+        # (only made once the engine has hub_events: server.use_reader_hub)
         self._sock = sock
         self._conn = conn
         self._hub = hub
@@ -464,8 +465,7 @@ class ThreadReader:
         while pending:
             opcode, payload = pending[-1]
             if opcode == _OP_TEXT and not info and not sock.closed:
-                if payload[:2] == '42' and hub_events is not None and \
-                        sid not in hub_events:
+                if payload[:2] == '42' and sid not in hub_events:
                     pending.pop()
                     if not dispatch(token, deliver, sid, payload[1:]):
                         # blocked in there and left behind: the new hub
@@ -559,7 +559,7 @@ class ThreadReader:
         """Where in ``events`` the first one the hub may run is, or None."""
         sock = self._sock
         hub_events = self._server.hub_events
-        if hub_events is None or sock.sid in hub_events or sock.closed or \
+        if sock.sid in hub_events or sock.closed or \
                 self._server.logger.isEnabledFor(_INFO):
             return None
         for at, (opcode, payload) in enumerate(events):
