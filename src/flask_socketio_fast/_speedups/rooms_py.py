@@ -239,8 +239,9 @@ def broadcast(snap, skip, sockets, epoch, frame, send_eio, eio_pkts):
     those bytes appended to it; every other recipient gets each packet of
     ``eio_pkts`` through ``send_eio(eio_sid, pkt)``.  The sinks found are
     kept on ``snap`` for the next broadcast with the same ``sockets`` and
-    ``epoch``.  Returns how many recipients took the shared frame (the
-    caller then flushes the engine).
+    ``epoch`` (as their bound ``append`` methods: one lookup per cache
+    fill, not per recipient).  Returns how many recipients took the shared
+    frame (the caller then flushes the engine).
     """
     if type(snap) is not Snapshot:
         raise TypeError('broadcast: snap must be a Snapshot')
@@ -267,16 +268,17 @@ def broadcast(snap, skip, sockets, epoch, frame, send_eio, eio_pkts):
         found = []
         for _, eio_sid in pairs:
             sock = get_socket(eio_sid)
-            found.append(sock.frame_sink if sock is not None else None)
+            sink = sock.frame_sink if sock is not None else None
+            found.append(sink.append if sink is not None else None)
         sinks = tuple(found)
         if epoch is not None:
             # one assignment: another thread sees the old cache or the new
             snap.sinks = (sockets, epoch, sinks)
-    for (sid, eio_sid), sink in zip(pairs, sinks):
+    for (sid, eio_sid), append in zip(pairs, sinks):
         if skip is not None and sid in skip:
             continue
-        if sink is not None:
-            sink.append(frame)
+        if append is not None:
+            append(frame)
             fast += 1
             continue
         if single is not None:
