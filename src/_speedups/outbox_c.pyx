@@ -20,6 +20,7 @@ to park on only when another thread holds it (see its docstring).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF
 from libc.errno cimport EBADF
@@ -35,6 +36,11 @@ IMPLEMENTATION = 'c'
 __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
            'EAGER_BYTES', 'EAGER_FRAMES', 'MAX_FRAMES_PER_SEND', 'Lock',
            'Outbox', 'flush_pending', 'flush_batches']
+
+cdef extern from "outbox_api.h":
+    const char *FSF_OUTBOX_API_NAME
+    ctypedef struct fsf_outbox_api:
+        int (*append)(object, object) except -1
 
 cdef extern from "nonblocking_send.h":
     int FSF_NATIVE_SEND
@@ -188,34 +194,37 @@ cdef class Outbox:
     ``bytes``, shared with every other recipient of a broadcast), a head
     index and how much of the head frame was already written."""
 
-    # (the fields every append touches first, so they share cache lines)
+    # Every field an append touches comes first, so that they fill the
+    # object's first two cache lines: a broadcast to thousands of clients
+    # finds each outbox cold, and each further line is one more miss per
+    # recipient (Cython lays the fields out in this order).
     cdef _LockState _lk
     cdef public int state
-    cdef public object writer
     cdef public bint dirty
     cdef public bint in_batch
-    cdef public object raw
-    cdef public object abort_reason
-    cdef public bint abort_policy
-    cdef public bint shut_after_flush
-    cdef public Py_ssize_t max_pending_bytes
-    cdef public Py_ssize_t max_pending_frames
-    cdef public double write_timeout
-    cdef readonly bint release_gil
-    cdef object _spawn
-    cdef object _waiter
-    cdef object _pending_append
+    cdef public object writer
     cdef PyObject **_items
     cdef Py_ssize_t _head
     cdef Py_ssize_t _count
     cdef Py_ssize_t _cap
-    # bytes of the head frame already written, and the unwritten total
-    cdef Py_ssize_t _offset
+    # the unwritten total, and bytes of the head frame already written
     cdef Py_ssize_t _nbytes
-    # what the batch in flight offered the socket
-    cdef Py_ssize_t _batch_bytes
+    cdef Py_ssize_t _offset
     cdef Py_ssize_t _eager_bytes
     cdef Py_ssize_t _eager_frames
+    cdef object _pending_append
+    cdef public Py_ssize_t max_pending_bytes
+    cdef public Py_ssize_t max_pending_frames
+    cdef public object raw
+    cdef public object abort_reason
+    cdef public bint abort_policy
+    cdef public bint shut_after_flush
+    cdef public double write_timeout
+    cdef readonly bint release_gil
+    cdef object _spawn
+    cdef object _waiter
+    # what the batch in flight offered the socket
+    cdef Py_ssize_t _batch_bytes
     cdef int _fd
     cdef object __weakref__
 
@@ -393,10 +402,13 @@ cdef class Outbox:
 
     def append(self, frame):
         """Queue an already-built frame for the next flush."""
+        self._append(frame)
+
+    cdef int _append(self, frame) except -1:
         _lk_take(&self._lk)
         try:
             if self.state != _OPEN:
-                return
+                return 0
             self._push(frame)
             if self.writer is None and not self.in_batch:
                 if self._nbytes >= self._eager_bytes or \
@@ -410,6 +422,7 @@ cdef class Outbox:
                 self._check_bounds_locked()
         finally:
             _lk_give(&self._lk)
+        return 0
 
     def close_with(self, frame):
         """Queue the close frame (see ``outbox_py``)."""
@@ -765,3 +778,13 @@ cdef int _write_pass(list boxes, pending) except -1:
     if first_error is not None:
         raise first_error
     return 0
+
+
+cdef int _append_to(object box, object frame) except -1:
+    return (<Outbox>box)._append(frame)
+
+
+cdef fsf_outbox_api _api
+_api.append = _append_to
+# (not in __all__: for rooms_c only)
+_C_API = PyCapsule_New(&_api, FSF_OUTBOX_API_NAME, NULL)

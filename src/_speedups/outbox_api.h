@@ -1,0 +1,16 @@
+/* What the compiled outbox offers the compiled broadcast loop (rooms_c):
+ * C entry points, published by outbox_c as the capsule _C_API, so that a
+ * broadcast appends to each recipient's Outbox without a Python method
+ * call.  Both modules are built from this tree together; the capsule's
+ * name carries a version, so a mismatched pair is refused, not misused. */
+#ifndef FSF_OUTBOX_API_H
+#define FSF_OUTBOX_API_H
+
+#define FSF_OUTBOX_API_NAME "flask_socketio_fast._speedups.outbox_c._C_API.v1"
+
+typedef struct {
+    /* Outbox.append(frame): 0, or -1 with an exception set */
+    int (*append)(PyObject *box, PyObject *frame);
+} fsf_outbox_api;
+
+#endif
