@@ -11,6 +11,8 @@
 typedef struct {
     /* Outbox.append(frame): 0, or -1 with an exception set */
     int (*append)(PyObject *box, PyObject *frame);
+    /* a hint: fetch the queue slot the next append to box will write */
+    void (*prefetch)(PyObject *box);
 } fsf_outbox_api;
 
 #endif

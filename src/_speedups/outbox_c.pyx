@@ -41,6 +41,17 @@ cdef extern from "outbox_api.h":
     const char *FSF_OUTBOX_API_NAME
     ctypedef struct fsf_outbox_api:
         int (*append)(object, object) except -1
+        void (*prefetch)(object) noexcept
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fsf_prefetch(p) __builtin_prefetch((p), 1)
+    #else
+    #define fsf_prefetch(p) ((void)(p))
+    #endif
+    """
+    void fsf_prefetch(const void *p)
 
 cdef extern from "nonblocking_send.h":
     int FSF_NATIVE_SEND
@@ -784,7 +795,14 @@ cdef int _append_to(object box, object frame) except -1:
     return (<Outbox>box)._append(frame)
 
 
+cdef void _prefetch_slot(object box) noexcept:
+    cdef Outbox b = <Outbox>box
+    if b._items is not NULL and b._head + b._count < b._cap:
+        fsf_prefetch(&b._items[b._head + b._count])
+
+
 cdef fsf_outbox_api _api
 _api.append = _append_to
+_api.prefetch = _prefetch_slot
 # (not in __all__: for rooms_c only)
 _C_API = PyCapsule_New(&_api, FSF_OUTBOX_API_NAME, NULL)

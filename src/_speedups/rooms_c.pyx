@@ -24,6 +24,7 @@ cdef extern from "outbox_api.h":
     const char *FSF_OUTBOX_API_NAME
     ctypedef struct fsf_outbox_api:
         int (*append)(object, object) except -1
+        void (*prefetch)(object) noexcept
 
 cdef extern from *:
     """
@@ -362,10 +363,14 @@ def broadcast(Snapshot snap not None, skip, sockets, epoch, frame, send_eio,
     for i in range(n):
         if i + _PREFETCH_AHEAD < n:
             # thousands of outboxes do not fit in the cache: ask for the
-            # one a few recipients on while this one is appended to
+            # one a few recipients on while this one is appended to, and
+            # for the queue slot of one whose outbox should have arrived
             ahead = PyTuple_GET_ITEM(sinks, i + _PREFETCH_AHEAD)
             fsf_prefetch(ahead)
             fsf_prefetch(<char *>ahead + 64)
+            ahead = PyTuple_GET_ITEM(sinks, i + _PREFETCH_AHEAD // 2)
+            if (<object>ahead) is not None and type(<object>ahead) is _Outbox:
+                _outbox_api.prefetch(<object>ahead)
         if has_skip and (<tuple>pairs[i])[0] in skip:
             continue
         sink = <object>PyTuple_GET_ITEM(sinks, i)
