@@ -53,7 +53,7 @@ IMPLEMENTATION = 'c'
 
 cdef enum:
     # how many recipients ahead the broadcast loop prefetches
-    _PREFETCH_AHEAD = 8
+    _PREFETCH_AHEAD = 16
 
 cdef object _MISSING = object()
 cdef tuple _NO_PAIRS = ()
