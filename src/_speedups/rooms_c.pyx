@@ -139,11 +139,13 @@ cdef class Registry:
 
     cdef public dict rooms
     cdef public dict sid_rooms
+    cdef public dict eio_holders
     cdef long long _serial
 
     def __init__(self):
         self.rooms = {}
         self.sid_rooms = {}
+        self.eio_holders = {}
         self._serial = 0
 
     cpdef bint is_sid_room(self, namespace, room) except -1:
@@ -196,8 +198,15 @@ cdef class Registry:
             inv[eio_sid] = sid
         elif old is eio_sid:
             return
+        elif self._held_by_another(members, namespace, eio_sid, sid):
+            if old is not _MISSING:
+                raise KeyAndValueDuplicationError(sid, eio_sid)
+            raise ValueDuplicationError(eio_sid)
         members[sid] = eio_sid
         members.version = _stamp()
+        self._hold(namespace, eio_sid, sid, 1)
+        if old is not _MISSING:
+            self._hold(namespace, old, sid, -1)
         if old is _MISSING:
             found = self.sid_rooms.get(namespace)
             if found is None:
@@ -226,6 +235,7 @@ cdef class Registry:
         members.version = _stamp()
         if members.inv is not None:
             del (<dict>members.inv)[eio_sid]
+        self._hold(namespace, eio_sid, sid, -1)
         by_sid = <dict>self.sid_rooms[namespace]
         mine = <dict>by_sid[sid]
         del mine[room]
@@ -236,6 +246,47 @@ cdef class Registry:
             if not ns:
                 del self.rooms[namespace]
                 del self.sid_rooms[namespace]
+                del self.eio_holders[namespace]
+
+    cdef int _hold(self, namespace, eio_sid, sid, int delta) except -1:
+        # (rooms_py.Registry.eio_holders)
+        cdef object found = self.eio_holders.get(namespace)
+        cdef dict by_eio, holders
+        if found is None:
+            by_eio = {}
+            self.eio_holders[namespace] = by_eio
+        else:
+            by_eio = <dict>found
+        found = by_eio.get(eio_sid)
+        if found is None:
+            holders = {}
+            by_eio[eio_sid] = holders
+        else:
+            holders = <dict>found
+        cdef Py_ssize_t count = <Py_ssize_t>holders.get(sid, 0) + delta
+        if count:
+            holders[sid] = count
+        else:
+            del holders[sid]
+            if not holders:
+                del by_eio[eio_sid]
+        return 0
+
+    cdef bint _held_by_another(self, Room members, namespace, eio_sid,
+                               sid) except -1:
+        cdef object found = self.eio_holders.get(namespace)
+        if found is None:
+            return False
+        found = (<dict>found).get(eio_sid)
+        if found is None:
+            return False
+        cdef dict holders = <dict>found
+        if len(holders) == 1 and sid in holders:
+            return False
+        for other in holders:
+            if other != sid and members.get(other, _MISSING) == eio_sid:
+                return True
+        return False
 
     cpdef list rooms_of(self, sid, namespace):
         """Every room of ``sid`` (``None`` included) in creation order."""

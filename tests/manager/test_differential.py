@@ -254,6 +254,16 @@ def test_busy_sequences(twin, setup, ops):
     # close_room(None) empties the namespace
     [('connect_eio', 'e0', '/'), ('enter', 0, '/', 'a'),
      ('close', None, '/'), ('emit', '/', None, None, False, 'x')],
+    # one client with two sids in a namespace (the first left the None
+    # room): a named room refuses the second (python-socketio's rooms are
+    # bidicts), found by hypothesis on 2026-12-03
+    [('connect_eio', 'e4', '/chat'), ('connect_eio', 'e0', '/'),
+     ('connect_eio', 'e1', '/'), ('pre_connect', 'e0', '/chat'),
+     ('leave', 0, '/chat', None), ('pre_connect', 'e4', '/chat'),
+     ('enter', 4, '/chat', ('sid', 0)), ('enter', 0, '/chat', 'a'),
+     ('enter', 4, '/chat', 'a'), ('leave', 0, '/chat', 'a'),
+     ('enter', 4, '/chat', 'a'), ('leave', 0, '/chat', ('sid', 0)),
+     ('enter', 4, '/chat', ('sid', 0))],
 ])
 def test_known_corners(twin, ops):
     run_lockstep(ops, twin)

@@ -18,7 +18,13 @@ indexes kept alongside:
   whenever a socket's ``frame_sink`` changes, which drops that cache;
 * ``Registry.sid_rooms[namespace][sid]`` lists the rooms of a client, so
   ``rooms()`` and disconnecting cost the client's rooms, not every room;
-* the ``None`` room carries the inverse map (eio_sid -> sid).
+* the ``None`` room carries the inverse map (eio_sid -> sid);
+* ``Registry.eio_holders[namespace][eio_sid]`` counts, per sid, the rooms
+  where that sid is a member with that eio_sid.  python-socketio's rooms
+  are bidicts, so a room refuses a second member with the same eio_sid;
+  that can only happen when one client has two sids in a namespace (one of
+  them no longer in the ``None`` room), and this index finds the few sids
+  to check instead of scanning the room.
 
 Membership order, the order of ``rooms()`` (room creation order, as the
 namespace dict of python-socketio has it) and every error match
@@ -101,6 +107,7 @@ class Registry:
     def __init__(self):
         self.rooms = {}
         self.sid_rooms = {}
+        self.eio_holders = {}
         self._serial = itertools.count(1).__next__
 
     def is_sid_room(self, namespace, room):
@@ -142,8 +149,15 @@ class Registry:
             inv[eio_sid] = sid
         elif old is eio_sid:
             return
+        elif self._held_by_another(members, namespace, eio_sid, sid):
+            if old is not _MISSING:
+                raise KeyAndValueDuplicationError(sid, eio_sid)
+            raise ValueDuplicationError(eio_sid)
         members[sid] = eio_sid
         members.version = _stamp()
+        self._hold(namespace, eio_sid, sid, 1)
+        if old is not _MISSING:
+            self._hold(namespace, old, sid, -1)
         if old is _MISSING:
             by_sid = self.sid_rooms.get(namespace)
             if by_sid is None:
@@ -164,6 +178,7 @@ class Registry:
         members.version = _stamp()
         if members.inv is not None:
             del members.inv[eio_sid]
+        self._hold(namespace, eio_sid, sid, -1)
         by_sid = self.sid_rooms[namespace]
         mine = by_sid[sid]
         del mine[room]
@@ -174,6 +189,32 @@ class Registry:
             if not ns:
                 del self.rooms[namespace]
                 del self.sid_rooms[namespace]
+                del self.eio_holders[namespace]
+
+    def _hold(self, namespace, eio_sid, sid, delta):
+        by_eio = self.eio_holders.get(namespace)
+        if by_eio is None:
+            by_eio = self.eio_holders[namespace] = {}
+        holders = by_eio.get(eio_sid)
+        if holders is None:
+            holders = by_eio[eio_sid] = {}
+        count = holders.get(sid, 0) + delta
+        if count:
+            holders[sid] = count
+        else:
+            del holders[sid]
+            if not holders:
+                del by_eio[eio_sid]
+
+    def _held_by_another(self, members, namespace, eio_sid, sid):
+        # whether another member of ``members`` (a named room) has eio_sid
+        holders = self.eio_holders.get(namespace, _NO_PAIRS_DICT).get(eio_sid)
+        if holders is None or (len(holders) == 1 and sid in holders):
+            return False
+        for other in holders:
+            if other != sid and members.get(other, _MISSING) == eio_sid:
+                return True
+        return False
 
     def rooms_of(self, sid, namespace):
         """Every room of ``sid`` (``None`` included) in creation order."""
