@@ -8,6 +8,13 @@
 
 #define FSF_OUTBOX_API_NAME "flask_socketio_fast._speedups.outbox_c._C_API.v1"
 
+/* a hint to the CPU that *p will be written soon */
+#if defined(__GNUC__) || defined(__clang__)
+#define fsf_prefetch(p) __builtin_prefetch((p), 1)
+#else
+#define fsf_prefetch(p) ((void)(p))
+#endif
+
 typedef struct {
     /* Outbox.append(frame): 0, or -1 with an exception set */
     int (*append)(PyObject *box, PyObject *frame);

@@ -37,21 +37,7 @@ __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
            'EAGER_BYTES', 'EAGER_FRAMES', 'MAX_FRAMES_PER_SEND', 'Lock',
            'Outbox', 'flush_pending', 'flush_batches']
 
-cdef extern from "outbox_api.h":
-    const char *FSF_OUTBOX_API_NAME
-    ctypedef struct fsf_outbox_api:
-        int (*append)(object, object) except -1
-        void (*prefetch)(object) noexcept
-
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define fsf_prefetch(p) __builtin_prefetch((p), 1)
-    #else
-    #define fsf_prefetch(p) ((void)(p))
-    #endif
-    """
-    void fsf_prefetch(const void *p)
+from outbox_api cimport FSF_OUTBOX_API_NAME, fsf_outbox_api, fsf_prefetch
 
 cdef extern from "nonblocking_send.h":
     int FSF_NATIVE_SEND

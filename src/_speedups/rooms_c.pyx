@@ -20,21 +20,7 @@ from bidict import KeyAndValueDuplicationError, ValueDuplicationError
 
 from . import outbox_c
 
-cdef extern from "outbox_api.h":
-    const char *FSF_OUTBOX_API_NAME
-    ctypedef struct fsf_outbox_api:
-        int (*append)(object, object) except -1
-        void (*prefetch)(object) noexcept
-
-cdef extern from *:
-    """
-    #if defined(__GNUC__) || defined(__clang__)
-    #define fsf_prefetch(p) __builtin_prefetch((p), 1)
-    #else
-    #define fsf_prefetch(p) ((void)(p))
-    #endif
-    """
-    void fsf_prefetch(const void *p)
+from outbox_api cimport FSF_OUTBOX_API_NAME, fsf_outbox_api, fsf_prefetch
 
 # the compiled outbox's own append (outbox_api.h), and its type
 cdef fsf_outbox_api *_outbox_api
@@ -70,6 +56,16 @@ cdef object _item(dict d, object key):
     if found is NULL:
         raise KeyError(key)
     return <object>found
+
+
+cdef dict _inner(dict outer, key):
+    # outer[key], a dict, made empty first if missing
+    cdef PyObject *found = PyDict_GetItem(outer, key)
+    if found is not NULL:
+        return <dict>found
+    cdef dict inner = {}
+    outer[key] = inner
+    return inner
 
 
 cdef inline unsigned long long _stamp():
@@ -160,7 +156,7 @@ cdef class Registry:
     def enter(self, sid, namespace, room, eio_sid=None):
         """``BaseManager.basic_enter_room``: same checks in the same order."""
         cdef dict rooms = self.rooms
-        cdef dict ns, inv, by_sid, mine
+        cdef dict ns, inv
         cdef Room members
         cdef object old, owner, found
         if eio_sid is None and namespace not in rooms:
@@ -208,19 +204,7 @@ cdef class Registry:
         if old is not _MISSING:
             self._hold(namespace, old, sid, -1)
         if old is _MISSING:
-            found = self.sid_rooms.get(namespace)
-            if found is None:
-                by_sid = {}
-                self.sid_rooms[namespace] = by_sid
-            else:
-                by_sid = <dict>found
-            found = by_sid.get(sid)
-            if found is None:
-                mine = {}
-                by_sid[sid] = mine
-            else:
-                mine = <dict>found
-            mine[room] = None
+            _inner(_inner(self.sid_rooms, namespace), sid)[room] = None
 
     def leave(self, sid, namespace, room):
         """``BaseManager.basic_leave_room``: a missing anything is a no-op."""
@@ -250,19 +234,8 @@ cdef class Registry:
 
     cdef int _hold(self, namespace, eio_sid, sid, int delta) except -1:
         # (rooms_py.Registry.eio_holders)
-        cdef object found = self.eio_holders.get(namespace)
-        cdef dict by_eio, holders
-        if found is None:
-            by_eio = {}
-            self.eio_holders[namespace] = by_eio
-        else:
-            by_eio = <dict>found
-        found = by_eio.get(eio_sid)
-        if found is None:
-            holders = {}
-            by_eio[eio_sid] = holders
-        else:
-            holders = <dict>found
+        cdef dict by_eio = _inner(self.eio_holders, namespace)
+        cdef dict holders = _inner(by_eio, eio_sid)
         cdef Py_ssize_t count = <Py_ssize_t>holders.get(sid, 0) + delta
         if count:
             holders[sid] = count

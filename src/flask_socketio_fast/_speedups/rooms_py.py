@@ -101,6 +101,14 @@ class Room(dict):
         return snap
 
 
+def _inner(outer, key):
+    """``outer[key]``, a dict, made empty first if missing."""
+    inner = outer.get(key)
+    if inner is None:
+        inner = outer[key] = {}
+    return inner
+
+
 class Registry:
     """Every room of every namespace, with the indexes described above."""
 
@@ -159,13 +167,7 @@ class Registry:
         if old is not _MISSING:
             self._hold(namespace, old, sid, -1)
         if old is _MISSING:
-            by_sid = self.sid_rooms.get(namespace)
-            if by_sid is None:
-                by_sid = self.sid_rooms[namespace] = {}
-            mine = by_sid.get(sid)
-            if mine is None:
-                mine = by_sid[sid] = {}
-            mine[room] = None
+            _inner(_inner(self.sid_rooms, namespace), sid)[room] = None
 
     def leave(self, sid, namespace, room):
         """``BaseManager.basic_leave_room``: a missing anything is a no-op."""
@@ -192,12 +194,8 @@ class Registry:
                 del self.eio_holders[namespace]
 
     def _hold(self, namespace, eio_sid, sid, delta):
-        by_eio = self.eio_holders.get(namespace)
-        if by_eio is None:
-            by_eio = self.eio_holders[namespace] = {}
-        holders = by_eio.get(eio_sid)
-        if holders is None:
-            holders = by_eio[eio_sid] = {}
+        by_eio = _inner(self.eio_holders, namespace)
+        holders = _inner(by_eio, eio_sid)
         count = holders.get(sid, 0) + delta
         if count:
             holders[sid] = count
