@@ -20,14 +20,15 @@ to park on only when another thread holds it (see its docstring).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.pycapsule cimport PyCapsule_New
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.ref cimport PyObject, Py_DECREF, Py_INCREF
 from libc.errno cimport EBADF
 from libc.string cimport memmove
 from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
                                PyThread_allocate_lock, PyThread_free_lock,
                                PyThread_release_lock, PyThread_type_lock)
+from outbox_api cimport FSF_OUTBOX_API_NAME, fsf_outbox_api, fsf_prefetch
 
 import socket
 
@@ -36,8 +37,6 @@ IMPLEMENTATION = 'c'
 __all__ = ['IMPLEMENTATION', 'NATIVE_SEND', 'OPEN', 'CLOSING', 'CLOSED',
            'EAGER_BYTES', 'EAGER_FRAMES', 'MAX_FRAMES_PER_SEND', 'Lock',
            'Outbox', 'flush_pending', 'flush_batches']
-
-from outbox_api cimport FSF_OUTBOX_API_NAME, fsf_outbox_api, fsf_prefetch
 
 cdef extern from "nonblocking_send.h":
     int FSF_NATIVE_SEND

@@ -10,17 +10,15 @@ WebSocket frame costs a dict lookup, an attribute read and an append.
 
 from cpython.dict cimport PyDict_GetItem, PyDict_Next
 from cpython.object cimport PyObject
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport (PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New,
                             PyTuple_SET_ITEM)
-
-from cpython.pycapsule cimport PyCapsule_GetPointer
+from outbox_api cimport FSF_OUTBOX_API_NAME, fsf_outbox_api, fsf_prefetch
 
 from bidict import KeyAndValueDuplicationError, ValueDuplicationError
 
 from . import outbox_c
-
-from outbox_api cimport FSF_OUTBOX_API_NAME, fsf_outbox_api, fsf_prefetch
 
 # the compiled outbox's own append (outbox_api.h), and its type
 cdef fsf_outbox_api *_outbox_api
@@ -393,7 +391,7 @@ def broadcast(Snapshot snap not None, skip, sockets, epoch, frame, send_eio,
             fsf_prefetch(ahead)
             fsf_prefetch(<char *>ahead + 64)
             ahead = PyTuple_GET_ITEM(sinks, i + _PREFETCH_AHEAD // 2)
-            if (<object>ahead) is not None and type(<object>ahead) is _Outbox:
+            if type(<object>ahead) is _Outbox:
                 _outbox_api.prefetch(<object>ahead)
         if has_skip and (<tuple>pairs[i])[0] in skip:
             continue
