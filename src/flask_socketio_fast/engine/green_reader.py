@@ -38,12 +38,9 @@ except ImportError:  # a threading-only install: nothing here is used then
     greenlet = None
 
 from .._speedups.wsframe_errors import FrameError
-from .. import _speedups
 from . import wsconn
 
-_OP_TEXT = _speedups.wsframe.OP_TEXT
 _OPEN = wsconn.OPEN
-_INFO = logging.INFO
 _getcurrent = greenlet.getcurrent if greenlet is not None else None
 
 # messages one stint dispatches before the others get a turn
@@ -171,8 +168,7 @@ class GreenReader:
         server = sock.server
         deliver = self._deliver
         info = server.logger.isEnabledFor
-        sid = sock.sid
-        message = sock._ws_message
+        dispatch = sock._ws_dispatch
         left = _STINT_MESSAGES
         try:
             # (paused: the hub saw this stint block outside an event handler;
@@ -214,12 +210,7 @@ class GreenReader:
                 # pool's submit, on this worker
                 pool._inline_reader = self
                 pool._inline_greenlet = me
-                if opcode == _OP_TEXT and len(payload) > 1 and \
-                        payload[0] == '4' and '0' <= payload[1] <= '9' and \
-                        not sock.closed and not info(_INFO):
-                    deliver(sid, payload[1:])
-                    continue
-                ended = message(conn, opcode, payload)
+                ended = dispatch(conn, opcode, payload, deliver, info)
                 if ended is not None:
                     if ended is not True and ended is not False:
                         # (what came after the bad message is dropped)

@@ -569,23 +569,27 @@ class Socket(_StockSocket):
         thread_reader.py's stints).  None to go on, else how the session
         ends: True, False, or a FrameError to close it with (what came
         after the bad message is dropped)."""
-        message = self._ws_message
-        sid = self.sid
+        dispatch = self._ws_dispatch
         info = self.server.logger.isEnabledFor
         for opcode, payload in events:
             if cooperate is not None:
                 cooperate(1)
-            # the common case inline (green_reader.py does the same): a
-            # Socket.IO packet, a text message "4<digit>..."
-            if opcode == _OP_TEXT and len(payload) > 1 and \
-                    payload[0] == '4' and '0' <= payload[1] <= '9' and \
-                    not self.closed and not info(_INFO):
-                deliver(sid, payload[1:])
-                continue
-            ended = message(conn, opcode, payload)
+            ended = dispatch(conn, opcode, payload, deliver, info)
             if ended is not None:
                 return ended
         return None
+
+    def _ws_dispatch(self, conn, opcode, payload, deliver, info):
+        """Handle one inbound message (the read loops' and green_reader's
+        stints'): what ``_ws_message`` returns, None to go on."""
+        # the common case first: a Socket.IO packet, a text message
+        # "4<digit>...", straight to the engine's deliverer
+        if opcode == _OP_TEXT and len(payload) > 1 and \
+                payload[0] == '4' and '0' <= payload[1] <= '9' and \
+                not self.closed and not info(_INFO):
+            deliver(self.sid, payload[1:])
+            return None
+        return self._ws_message(conn, opcode, payload)
 
     def _ws_frame_error(self, conn, error):
         self.server._ratelog.log('ws-frame', _INFO,
