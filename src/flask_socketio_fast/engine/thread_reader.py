@@ -458,24 +458,24 @@ class ThreadReader:
                 events.reverse()
                 pending[:] = events
         dispatch = self._hub.dispatch
-        hub_events = self._server.hub_events
+        for_hub = self._for_hub
         deliver = self._deliver
         sid = sock.sid
         info = self._server.logger.isEnabledFor(_INFO)
         while pending:
             opcode, payload = pending[-1]
-            if opcode == _OP_TEXT and not info and not sock.closed:
-                if payload[:2] == '42' and sid not in hub_events:
-                    pending.pop()
-                    if not dispatch(token, deliver, sid, payload[1:]):
-                        # blocked in there and left behind: the new hub
-                        # thread has this connection now
-                        return False
-                    continue
-                if payload == '3':
-                    pending.pop()
-                    sock.schedule_ping()
-                    continue
+            if for_hub(opcode, payload, info):
+                pending.pop()
+                if not dispatch(token, deliver, sid, payload[1:]):
+                    # blocked in there and left behind: the new hub
+                    # thread has this connection now
+                    return False
+                continue
+            if opcode == _OP_TEXT and payload == '3' and not info and \
+                    not sock.closed:
+                pending.pop()
+                sock.schedule_ping()
+                continue
             # may block: the rest of it in order, on a thread of its own
             pending.reverse()
             events = pending[:]
@@ -555,15 +555,19 @@ class ThreadReader:
                 # to the hub, which left it alone)
                 hub.rearm(self)
 
+    def _for_hub(self, opcode, payload, info):
+        """Whether the hub may run this message itself: an EVENT, on an
+        open socket, with INFO logging off, of a client that is not in the
+        middle of a binary packet (``engine.hub_events``)."""
+        sock = self._sock
+        return opcode == _OP_TEXT and payload[:2] == '42' and not info and \
+            not sock.closed and sock.sid not in self._server.hub_events
+
     def _first_for_hub(self, events):
         """Where in ``events`` the first one the hub may run is, or None."""
-        sock = self._sock
-        hub_events = self._server.hub_events
-        if sock.sid in hub_events or sock.closed or \
-                self._server.logger.isEnabledFor(_INFO):
-            return None
+        info = self._server.logger.isEnabledFor(_INFO)
         for at, (opcode, payload) in enumerate(events):
-            if opcode == _OP_TEXT and payload[:2] == '42':
+            if self._for_hub(opcode, payload, info):
                 return at
         return None
 
